@@ -1,0 +1,82 @@
+using System.Net.Sockets;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using OrderFlow.Contracts;
+using OrderFlow.Messaging;
+
+namespace OrderFlow.Host.Broker;
+
+/// <summary>What the host connected to, and the one line it says about it at start-up.</summary>
+public sealed record BrokerConnection(string BootstrapServers, EmbeddedBroker? OwnedBroker, bool Embedded, string Announcement) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync() => OwnedBroker?.DisposeAsync() ?? ValueTask.CompletedTask;
+}
+
+/// <summary>
+/// Decides where Kafka is: a real cluster (topics created with the AdminClient, idempotently),
+/// or the embedded broker — started here when its port is free, joined when another OrderFlow
+/// process already serves it.
+/// </summary>
+public static class BrokerConnector
+{
+    public static async Task<BrokerConnection> ConnectAsync(KafkaOptions options, CancellationToken cancellationToken = default)
+    {
+        if (!options.IsEmbedded)
+        {
+            await EnsureTopicsAsync(new KafkaClientFactory(Microsoft.Extensions.Options.Options.Create(options)).AdminConfig(),
+                options.Partitions, options.ReplicationFactor, cancellationToken);
+            return new BrokerConnection(options.BootstrapServers, null, false, $"Using the Kafka cluster at {options.BootstrapServers}");
+        }
+
+        try
+        {
+            var broker = EmbeddedBroker.Start(options.EmbeddedPort, options.Partitions);
+            return new BrokerConnection(broker.BootstrapServers, broker, true,
+                $"Embedded Kafka broker listening on {broker.BootstrapServers} (librdkafka mock cluster; data is kept in memory only and lost when this process exits)");
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            var address = $"127.0.0.1:{options.EmbeddedPort}";
+            if (!AnswersAsKafka(address, options))
+                throw new InvalidOperationException(
+                    $"Port {options.EmbeddedPort} is taken by something that does not answer as Kafka; set Kafka:EmbeddedPort to a free port.", ex);
+            return new BrokerConnection(address, null, true,
+                $"Joined the embedded Kafka broker at {address}, served by another OrderFlow process (data is kept in its memory only)");
+        }
+    }
+
+    public static bool AnswersAsKafka(string bootstrapServers, KafkaOptions? options = null)
+    {
+        var config = new AdminClientConfig { BootstrapServers = bootstrapServers, SocketTimeoutMs = 3_000 };
+        foreach (var (key, value) in options?.Properties ?? []) config.Set(key, value);
+        try
+        {
+            using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
+            var metadata = admin.GetMetadata(TimeSpan.FromSeconds(3));
+            return metadata.Brokers.Count > 0;
+        }
+        catch (KafkaException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Creates every OrderFlow topic that does not exist yet; existing topics are left as they are.</summary>
+    public static async Task EnsureTopicsAsync(AdminClientConfig config, int partitions, short replicationFactor, CancellationToken cancellationToken)
+    {
+        using var admin = new AdminClientBuilder(config).Build();
+        var existing = admin.GetMetadata(TimeSpan.FromSeconds(15)).Topics.Where(t => !t.Error.IsError).Select(t => t.Topic).ToHashSet();
+        var missing = Topics.All.Where(t => !existing.Contains(t))
+            .Select(t => new TopicSpecification { Name = t, NumPartitions = partitions, ReplicationFactor = replicationFactor })
+            .ToList();
+        if (missing.Count == 0) return;
+        try
+        {
+            await admin.CreateTopicsAsync(missing).WaitAsync(cancellationToken);
+        }
+        catch (CreateTopicsException ex) when (ex.Results.All(r => r.Error.Code is ErrorCode.NoError or ErrorCode.TopicAlreadyExists))
+        {
+            // Another process created them first.
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Confluent.Kafka;
+using OrderFlow.Contracts;
+
+namespace OrderFlow.Host.Broker;
+
+/// <summary>
+/// The embedded broker: librdkafka's mock cluster (one broker, real Kafka wire protocol, data in
+/// memory only), reachable on a fixed loopback port through <see cref="TcpRelay"/>.
+/// </summary>
+public sealed class EmbeddedBroker : IAsyncDisposable
+{
+    public const int BrokerId = 1;
+
+    private readonly IntPtr handle;
+    private readonly IntPtr cluster;
+    private readonly TcpRelay relay;
+    private int disposed;
+
+    private EmbeddedBroker(IntPtr handle, IntPtr cluster, TcpRelay relay)
+    {
+        this.handle = handle;
+        this.cluster = cluster;
+        this.relay = relay;
+    }
+
+    public int Port => relay.Port;
+    public string BootstrapServers => $"127.0.0.1:{Port}";
+
+    /// <summary>
+    /// Starts a mock cluster and binds <paramref name="port"/> (0 picks a free one). Creates
+    /// <paramref name="topics"/> with <paramref name="partitions"/> partitions each.
+    /// Throws <see cref="SocketException"/> when the port is taken.
+    /// </summary>
+    public static EmbeddedBroker Start(int port, int partitions, IEnumerable<string>? topics = null)
+    {
+        Librdkafka.EnsureLoaded();
+        var errstr = new byte[512];
+        var conf = Librdkafka.rd_kafka_conf_new();
+        Librdkafka.rd_kafka_conf_set(conf, "log_level", "3", errstr, (nuint)errstr.Length);
+        var rk = Librdkafka.rd_kafka_new(Librdkafka.RdKafkaProducer, conf, errstr, (nuint)errstr.Length);
+        if (rk == IntPtr.Zero) throw new InvalidOperationException($"rd_kafka_new failed: {Librdkafka.Error(errstr)}");
+        var cluster = Librdkafka.rd_kafka_mock_cluster_new(rk, 1);
+        if (cluster == IntPtr.Zero)
+        {
+            Librdkafka.rd_kafka_destroy(rk);
+            throw new InvalidOperationException("rd_kafka_mock_cluster_new failed");
+        }
+
+        var bootstraps = Marshal.PtrToStringUTF8(Librdkafka.rd_kafka_mock_cluster_bootstraps(cluster))!;
+        var internalPort = int.Parse(bootstraps.Split(',')[0].Split(':')[^1], System.Globalization.CultureInfo.InvariantCulture);
+        TcpRelay relay;
+        try
+        {
+            relay = TcpRelay.Start(port, new IPEndPoint(IPAddress.Loopback, internalPort));
+        }
+        catch
+        {
+            Librdkafka.rd_kafka_mock_cluster_destroy(cluster);
+            Librdkafka.rd_kafka_destroy(rk);
+            throw;
+        }
+        Librdkafka.rd_kafka_mock_broker_set_host_port(cluster, BrokerId, "127.0.0.1", relay.Port);
+        // Consumers join at once instead of after the 3 s default delay of the first rebalance.
+        Librdkafka.rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 0);
+
+        var broker = new EmbeddedBroker(rk, cluster, relay);
+        foreach (var topic in topics ?? Topics.All) broker.CreateTopic(topic, partitions);
+        return broker;
+    }
+
+    /// <summary>The mock has no admin CreateTopics; topics are created through its own API. Idempotent.</summary>
+    public void CreateTopic(string topic, int partitions)
+    {
+        var err = Librdkafka.rd_kafka_mock_topic_create(cluster, topic, partitions, 1);
+        if (err != 0 && err != (int)ErrorCode.TopicAlreadyExists)
+            throw new InvalidOperationException($"creating topic {topic} failed: {(ErrorCode)err}");
+    }
+
+    /// <summary>Fault injection: the next <paramref name="errors"/> requests of <paramref name="apiKey"/> fail with those codes.</summary>
+    public void PushRequestErrors(short apiKey, params ErrorCode[] errors) =>
+        Librdkafka.rd_kafka_mock_push_request_errors_array(cluster, apiKey, (nuint)errors.Length, errors.Select(e => (int)e).ToArray());
+
+    public void SetDown() => Librdkafka.rd_kafka_mock_broker_set_down(cluster, BrokerId);
+    public void SetUp() => Librdkafka.rd_kafka_mock_broker_set_up(cluster, BrokerId);
+    public void SetRoundTripTime(TimeSpan rtt) => Librdkafka.rd_kafka_mock_broker_set_rtt(cluster, BrokerId, (int)rtt.TotalMilliseconds);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) == 1) return;
+        await relay.DisposeAsync();
+        Librdkafka.rd_kafka_mock_cluster_destroy(cluster);
+        Librdkafka.rd_kafka_destroy(handle);
+    }
+}
+
+/// <summary>Kafka API keys used for fault injection.</summary>
+public static class KafkaApiKey
+{
+    public const short Produce = 0;
+    public const short Fetch = 1;
+    public const short Metadata = 3;
+    public const short OffsetCommit = 8;
+}

@@ -1,0 +1,162 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using OrderFlow.Inventory;
+using OrderFlow.Orders;
+using Spectre.Console;
+
+namespace OrderFlow.Host.Cli;
+
+/// <summary>
+/// <c>generate</c>: the stress test of the original design. Alone on a machine it starts what it
+/// needs in-process (embedded broker and all enabled modules); next to a running host (its
+/// <c>/health/live</c> answers) it only creates orders in the shared store and watches them.
+/// </summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var orders = new Option<int>("--orders") { Description = "How many orders to create.", DefaultValueFactory = _ => 1000 };
+        var rate = new Option<double>("--rate") { Description = "Orders per second to offer; 0 = as fast as possible.", DefaultValueFactory = _ => 0 };
+        var users = new Option<int>("--users") { Description = "How many distinct users place the orders.", DefaultValueFactory = _ => 100 };
+        var inFlight = new Option<int>("--max-in-flight") { Description = "Most orders created but not yet terminal.", DefaultValueFactory = _ => 20_000 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the generated orders.", DefaultValueFactory = _ => 1 };
+        var timeout = new Option<TimeSpan>("--timeout") { Description = "Give up when not every order is terminal by then.", DefaultValueFactory = _ => TimeSpan.FromMinutes(10) };
+        var mode = new Option<string>("--mode") { Description = "auto (default), standalone or attach.", DefaultValueFactory = _ => "auto" };
+        mode.AcceptOnlyFromAmong("auto", "standalone", "attach");
+        var report = new Option<FileInfo?>("--report") { Description = "Also write the summary as JSON to this file." };
+
+        var command = new Command("generate", "Create orders, wait until every one is terminal, and print throughput, latency and outcomes.")
+        {
+            orders, rate, users, inFlight, seed, timeout, mode, report,
+        };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(orders) < 1) result.AddError("--orders must be at least 1");
+            if (result.GetValue(rate) < 0) result.AddError("--rate must not be negative");
+            if (result.GetValue(users) < 1) result.AddError("--users must be at least 1");
+            if (result.GetValue(inFlight) < 1) result.AddError("--max-in-flight must be at least 1");
+        });
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var configArgs = CommandLine.ConfigArgs(result);
+            var configuration = OrderFlowApp.LoadConfiguration(configArgs);
+            var catalog = configuration.GetSection(InventoryModule.Section).Get<InventoryOptions>()?.Catalog.Keys.Order().ToList() ?? [];
+            var settings = new GenerateSettings(result.GetValue(orders), result.GetValue(rate), result.GetValue(users),
+                result.GetValue(inFlight), catalog, result.GetValue(seed), result.GetValue(timeout));
+            var attach = result.GetValue(mode) switch
+            {
+                "attach" => true,
+                "standalone" => false,
+                _ => await HostAnswersAsync(configuration),
+            };
+            return await RunAsync(configArgs, configuration, settings, attach, result.GetValue(report), cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string[] configArgs, IConfiguration configuration, GenerateSettings settings, bool attach, FileInfo? reportFile, CancellationToken cancellationToken)
+    {
+        IHost host;
+        if (attach)
+        {
+            AnsiConsole.MarkupLine($"[grey]A host answers at {Markup.Escape(HostUrl(configuration))}: creating orders in its store and watching them.[/]");
+            var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = configArgs, ContentRootPath = AppContext.BaseDirectory });
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Services.AddOrdersStore(builder.Configuration);
+            host = builder.Build();
+        }
+        else
+        {
+            AnsiConsole.MarkupLine("[grey]No host answers: starting the broker and the modules in this process.[/]");
+            host = await OrderFlowApp.BuildWorkerAsync(configArgs, config => config.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Warning",
+            }));
+        }
+
+        await using (host as IAsyncDisposable)
+        {
+            await host.StartAsync(cancellationToken);
+            var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System);
+            var report = await RunWithProgressAsync(generator, settings, cancellationToken);
+            var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+            Print(report, peakRssMb);
+            if (reportFile is not null)
+                await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new { report, peak_rss_mb = peakRssMb, mode = attach ? "attach" : "standalone" },
+                    new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }), cancellationToken);
+            await host.StopAsync(CancellationToken.None);
+            return report.TimedOut ? 1 : 0;
+        }
+    }
+
+    private static async Task<GenerateReport> RunWithProgressAsync(LoadGenerator generator, GenerateSettings settings, CancellationToken cancellationToken)
+    {
+        if (AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            GenerateReport? report = null;
+            await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+                .StartAsync(async context =>
+                {
+                    var created = context.AddTask("created", maxValue: settings.Orders);
+                    var terminal = context.AddTask("terminal", maxValue: settings.Orders);
+                    report = await generator.RunAsync(settings, new SyncProgress(p =>
+                    {
+                        created.Value = p.Created;
+                        terminal.Value = p.Terminal;
+                    }), cancellationToken);
+                });
+            return report!;
+        }
+
+        // Not a terminal (CI, a pipe): one line every two seconds instead of a redrawn bar.
+        var last = Stopwatch.StartNew();
+        return await generator.RunAsync(settings, new SyncProgress(p =>
+        {
+            if (last.Elapsed < TimeSpan.FromSeconds(2)) return;
+            last.Restart();
+            Console.WriteLine($"progress: {p.Created}/{settings.Orders} created, {p.Terminal} terminal");
+        }), cancellationToken);
+    }
+
+    private static void Print(GenerateReport report, double peakRssMb)
+    {
+        var table = new Table().AddColumns("Measure", "Value");
+        table.AddRow("Orders", $"{report.Terminal} of {report.Orders} terminal");
+        table.AddRow("Elapsed", $"{report.ElapsedSeconds:F2} s");
+        table.AddRow("Throughput", $"{report.OrdersPerSecond:F0} orders/s");
+        table.AddRow("Latency p50 / p95 / p99 / max", $"{report.Latency.P50Ms:F0} / {report.Latency.P95Ms:F0} / {report.Latency.P99Ms:F0} / {report.Latency.MaxMs:F0} ms");
+        foreach (var (outcome, count) in report.Outcomes.OrderBy(o => o.Key)) table.AddRow(outcome, count.ToString());
+        table.AddRow("Peak RSS", $"{peakRssMb:F0} MB");
+        AnsiConsole.Write(table);
+        if (report.TimedOut) AnsiConsole.MarkupLine($"[red]Timed out: {report.Orders - report.Terminal} order(s) not terminal.[/]");
+    }
+
+    private static string HostUrl(IConfiguration configuration)
+    {
+        var urls = configuration["Urls"] ?? "http://localhost:5080";
+        return urls.Split(';', StringSplitOptions.RemoveEmptyEntries)[0].Replace("://*", "://localhost").Replace("://+", "://localhost").Replace("://0.0.0.0", "://localhost");
+    }
+
+    private static async Task<bool> HostAnswersAsync(IConfiguration configuration)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
+        try
+        {
+            using var response = await http.GetAsync(new Uri(new Uri(HostUrl(configuration)), "/health/live"));
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Progress&lt;T&gt; posts to the thread pool; this one reports inline, in order.</summary>
+    private sealed class SyncProgress(Action<(int Created, int Terminal)> report) : IProgress<(int Created, int Terminal)>
+    {
+        public void Report((int Created, int Terminal) value) => report(value);
+    }
+}

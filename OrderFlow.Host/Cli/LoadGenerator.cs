@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using Microsoft.EntityFrameworkCore;
+using OrderFlow.Orders;
+using OrderFlow.Orders.Data;
+
+namespace OrderFlow.Host.Cli;
+
+public sealed record GenerateSettings(int Orders, double Rate, int Users, int MaxInFlight, IReadOnlyList<string> Products, int Seed, TimeSpan Timeout);
+
+public sealed record LatencySummary(double P50Ms, double P95Ms, double P99Ms, double MaxMs);
+
+public sealed record GenerateReport(
+    int Orders, int Terminal, double ElapsedSeconds, double OrdersPerSecond, LatencySummary Latency,
+    IReadOnlyDictionary<string, int> Outcomes, bool TimedOut);
+
+/// <summary>
+/// Creates orders through the Orders module's placement service (in batches, one transaction
+/// each), keeps at most <see cref="GenerateSettings.MaxInFlight"/> unfinished, and watches the
+/// store until every order is terminal. Latency is creation to terminal state, as the store
+/// recorded them.
+/// </summary>
+public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider clock)
+{
+    private const int ChunkSize = 500;
+    private static readonly TimeSpan LookInterval = TimeSpan.FromMilliseconds(100);
+
+    public async Task<GenerateReport> RunAsync(GenerateSettings settings, IProgress<(int Created, int Terminal)>? progress, CancellationToken cancellationToken)
+    {
+        if (settings.Products.Count == 0) throw new InvalidOperationException("the catalogue (OrderFlow:Modules:Inventory:Catalog) has no products to order");
+        var random = new Random(settings.Seed);
+        var pending = new HashSet<string>(StringComparer.Ordinal);
+        var latencies = new List<double>(settings.Orders);
+        var outcomes = new Dictionary<string, int>();
+        var created = 0;
+        var watchFrom = clock.GetUtcNow().UtcDateTime - TimeSpan.FromSeconds(1);
+        var stopwatch = Stopwatch.StartNew();
+        var deadline = stopwatch.Elapsed + settings.Timeout;
+        var lastLook = TimeSpan.Zero;
+
+        while ((created < settings.Orders || pending.Count > 0) && stopwatch.Elapsed < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var allowed = settings.Rate > 0 ? (int)Math.Min(settings.Orders, settings.Rate * stopwatch.Elapsed.TotalSeconds + 1) : settings.Orders;
+            var room = settings.MaxInFlight - pending.Count;
+            var toCreate = Math.Min(Math.Min(allowed - created, room), ChunkSize);
+            if (toCreate > 0)
+            {
+                var orders = Enumerable.Range(0, toCreate).Select(_ => NewOrder(random, settings)).ToList();
+                await using var scope = scopes.CreateAsyncScope();
+                var placed = await scope.ServiceProvider.GetRequiredService<OrderPlacement>().PlaceManyAsync(orders, cancellationToken);
+                foreach (var order in placed) pending.Add(order.Id);
+                created += placed.Count;
+            }
+
+            if (stopwatch.Elapsed - lastLook >= LookInterval || toCreate <= 0)
+            {
+                lastLook = stopwatch.Elapsed;
+                watchFrom = await CollectAsync(pending, latencies, outcomes, watchFrom, cancellationToken);
+                progress?.Report((created, created - pending.Count));
+            }
+            if (toCreate <= 0) await Task.Delay(settings.Rate > 0 && created < settings.Orders ? 2 : 10, cancellationToken);
+        }
+        stopwatch.Stop();
+
+        latencies.Sort();
+        var terminal = created - pending.Count;
+        return new GenerateReport(
+            settings.Orders, terminal, stopwatch.Elapsed.TotalSeconds, terminal / Math.Max(stopwatch.Elapsed.TotalSeconds, 1e-9),
+            new LatencySummary(Percentile(latencies, 0.50), Percentile(latencies, 0.95), Percentile(latencies, 0.99), latencies.Count == 0 ? 0 : latencies[^1]),
+            outcomes, pending.Count > 0 || created < settings.Orders);
+    }
+
+    /// <summary>Moves orders that became terminal out of <paramref name="pending"/>. Returns where the next look starts.</summary>
+    private async Task<DateTime> CollectAsync(HashSet<string> pending, List<double> latencies, Dictionary<string, int> outcomes, DateTime from, CancellationToken cancellationToken)
+    {
+        if (pending.Count == 0) return from;
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+        var finished = await db.Orders.AsNoTracking()
+            .Where(o => o.TerminalAt != null && o.TerminalAt >= from)
+            .Select(o => new { o.Id, o.Status, o.CreatedAt, o.TerminalAt })
+            .ToListAsync(cancellationToken);
+        var newest = from;
+        foreach (var order in finished)
+        {
+            if (order.TerminalAt > newest) newest = order.TerminalAt.Value;
+            if (!pending.Remove(order.Id)) continue;
+            latencies.Add((order.TerminalAt!.Value - order.CreatedAt).TotalMilliseconds);
+            var outcome = order.Status.ToString();
+            outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+        }
+        // Terminal times are taken before commit, so a later commit can carry an earlier time: look back a little.
+        return newest - TimeSpan.FromSeconds(5) > from ? newest - TimeSpan.FromSeconds(5) : from;
+    }
+
+    private static NewOrder NewOrder(Random random, GenerateSettings settings)
+    {
+        var user = $"USER-{random.Next(1, settings.Users + 1):D4}";
+        var lines = random.Next(1, 4);
+        var items = new List<NewOrderLine>(lines);
+        for (var i = 0; i < lines; i++)
+        {
+            var index = random.Next(settings.Products.Count);
+            items.Add(new NewOrderLine(settings.Products[index], random.Next(1, 4), PriceOf(index)));
+        }
+        return new NewOrder(user, items);
+    }
+
+    /// <summary>A stable price per catalogue position: 9.99, 19.99, 29.99…</summary>
+    public static decimal PriceOf(int index) => 9.99m + 10m * (index % 50);
+
+    private static double Percentile(List<double> sorted, double p) =>
+        sorted.Count == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+}

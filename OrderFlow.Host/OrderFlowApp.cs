@@ -1,0 +1,122 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using OrderFlow.Host.Broker;
+using OrderFlow.Host.Health;
+using OrderFlow.Inventory;
+using OrderFlow.Messaging;
+using OrderFlow.Notification;
+using OrderFlow.Orders;
+using OrderFlow.Payment;
+
+namespace OrderFlow.Host;
+
+/// <summary>The composition root: where Kafka is, which modules run, and the HTTP surface.</summary>
+public static class OrderFlowApp
+{
+    /// <summary>Builds the full host: broker connection, the enabled modules and the HTTP API.</summary>
+    public static async Task<WebApplication> BuildWebAsync(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        configure?.Invoke(builder.Configuration);
+        var broker = await builder.ConnectBrokerAsync();
+        builder.AddOrderFlow();
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi();
+        builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
+        builder.Services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<BrokerHealthCheck>("broker", tags: ["ready"]);
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter());
+
+        var app = builder.Build();
+        app.Logger.LogInformation("{Broker}", broker.Announcement);
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapOpenApi();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains("ready"),
+            ResponseWriter = HealthResponse.WriteAsync,
+            ResultStatusCodes = { [HealthStatus.Degraded] = StatusCodes.Status200OK },
+        });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOrdersModule();
+        return app;
+    }
+
+    /// <summary>A host without HTTP: the modules only (used by <c>generate</c> when it runs alone).</summary>
+    public static async Task<IHost> BuildWorkerAsync(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        configure?.Invoke(builder.Configuration);
+        var broker = await builder.ConnectBrokerAsync();
+        builder.AddOrderFlow();
+        var host = builder.Build();
+        host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrderFlow").LogInformation("{Broker}", broker.Announcement);
+        return host;
+    }
+
+    /// <summary>Configuration alone, read the way the host reads it (appsettings.json, environment, command line).</summary>
+    public static IConfigurationRoot LoadConfiguration(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+            DisableDefaults = false,
+        });
+        configure?.Invoke(builder.Configuration);
+        return builder.Configuration;
+    }
+
+    /// <summary>Starts or joins the embedded broker, or checks the real cluster's topics; rewrites <c>Kafka:BootstrapServers</c> accordingly.</summary>
+    public static async Task<BrokerConnection> ConnectBrokerAsync(this IHostApplicationBuilder builder)
+    {
+        var kafka = builder.Configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() ?? new KafkaOptions();
+        var connection = await BrokerConnector.ConnectAsync(kafka);
+        builder.Configuration["Kafka:BootstrapServers"] = connection.BootstrapServers;
+        builder.Configuration["Kafka:UsingEmbeddedBroker"] = connection.Embedded ? "true" : "false";
+        // Registered through a factory so the container disposes it — after the consumers closed.
+        builder.Services.AddSingleton(_ => connection);
+        builder.Services.AddHostedService<BrokerKeeper>();
+        return connection;
+    }
+
+    /// <summary>Messaging, telemetry and the four modules; each module reads its own Enabled switch.</summary>
+    public static IHostApplicationBuilder AddOrderFlow(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddMessaging(builder.Configuration);
+        builder.Logging.Configure(options => options.ActivityTrackingOptions =
+            ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics.AddMeter(MessagingTelemetry.Name))
+            .WithTracing(tracing => tracing.AddSource(MessagingTelemetry.Name));
+        builder.AddOrdersModule();
+        builder.AddInventoryModule();
+        builder.AddPaymentModule();
+        builder.AddNotificationModule();
+        return builder;
+    }
+
+    public static void ConfigureJson(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        options.DictionaryKeyPolicy = null;
+        options.Converters.Add(new UtcDateTimeConverter());
+        options.Converters.Add(new JsonStringEnumConverter());
+    }
+}
+
+/// <summary>Holds the broker connection for the host's lifetime (the connection is resolved once so the container owns it).</summary>
+internal sealed class BrokerKeeper(BrokerConnection connection) : IHostedService
+{
+    public BrokerConnection Connection => connection;
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

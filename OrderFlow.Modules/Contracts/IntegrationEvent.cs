@@ -1,0 +1,35 @@
+using System.Text.Json.Serialization;
+
+namespace OrderFlow.Contracts;
+
+/// <summary>
+/// Fields every event carries. The CLR type name is the wire <c>event_type</c>;
+/// <see cref="EventId"/> is the idempotency key consumers record in their inbox.
+/// </summary>
+public abstract record IntegrationEvent
+{
+    [JsonPropertyOrder(-100)]
+    public string EventType => GetType().Name;
+
+    /// <summary>The order this event concerns; also the Kafka message key.</summary>
+    [JsonPropertyOrder(-90)]
+    public required string OrderId { get; init; }
+
+    /// <summary>When the fact happened, UTC.</summary>
+    [JsonPropertyOrder(100)]
+    public required DateTime Timestamp { get; init; }
+
+    /// <summary>Unique per event; the consumers' idempotency key.</summary>
+    [JsonPropertyOrder(110)]
+    public string EventId { get; init; } = NewEventId();
+
+    /// <summary>Schema version of this event's payload.</summary>
+    [JsonPropertyOrder(120)]
+    public int EventVersion { get; init; } = 1;
+
+    /// <summary>W3C trace id of the order's trace (also carried in the <c>traceparent</c> header).</summary>
+    [JsonPropertyOrder(130)]
+    public string? TraceId { get; init; }
+
+    public static string NewEventId() => Guid.CreateVersion7().ToString("N");
+}

@@ -1,0 +1,53 @@
+using Microsoft.EntityFrameworkCore;
+using OrderFlow.Contracts;
+using OrderFlow.Inventory.Data;
+using OrderFlow.Messaging;
+
+namespace OrderFlow.Inventory.Handlers;
+
+/// <summary>Reserves every line of a new order, or none: unknown products and missing stock reject the order.</summary>
+internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider clock) : IEventHandler<OrderCreated>
+{
+    public async Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
+    {
+        if (await db.Reservations.AnyAsync(r => r.OrderId == evt.OrderId, cancellationToken)) return;   // already reserved under another event id
+
+        var wanted = evt.Items.GroupBy(i => i.ProductId).Select(g => (ProductId: g.Key, Quantity: g.Sum(i => i.Quantity))).ToList();
+        var stock = new List<(StockItem Item, int Quantity)>(wanted.Count);
+        foreach (var (productId, quantity) in wanted)
+        {
+            var item = await db.Stock.FindAsync([productId], cancellationToken);
+            if (item is null)
+            {
+                outbox.Add(Failed(evt, "unknown_product", productId));
+                return;
+            }
+            if (item.Available < quantity)
+            {
+                outbox.Add(Failed(evt, "insufficient_stock", productId));
+                return;
+            }
+            stock.Add((item, quantity));
+        }
+
+        foreach (var (item, quantity) in stock) item.Available -= quantity;
+        var reservation = new Reservation
+        {
+            Id = "RSV-" + Guid.CreateVersion7().ToString("N").ToUpperInvariant(),
+            OrderId = evt.OrderId,
+            Status = ReservationStatus.Reserved,
+            Lines = wanted.Select(w => new ReservationLine { ProductId = w.ProductId, Quantity = w.Quantity }).ToList(),
+            CreatedAt = clock.GetUtcNow().UtcDateTime,
+        };
+        db.Reservations.Add(reservation);
+        outbox.Add(new InventoryReserved { OrderId = evt.OrderId, ReservationId = reservation.Id, Timestamp = reservation.CreatedAt });
+    }
+
+    private InventoryReservationFailed Failed(OrderCreated evt, string reason, string productId) => new()
+    {
+        OrderId = evt.OrderId,
+        Reason = reason,
+        ProductId = productId,
+        Timestamp = clock.GetUtcNow().UtcDateTime,
+    };
+}

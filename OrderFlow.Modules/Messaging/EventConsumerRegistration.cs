@@ -1,0 +1,120 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using OrderFlow.Contracts;
+using OrderFlow.Persistence;
+
+namespace OrderFlow.Messaging;
+
+/// <summary>How one event type is applied by one module: the CLR type, the versions it accepts, the handler.</summary>
+internal sealed record HandlerBinding(
+    Type EventType,
+    IReadOnlySet<int> Versions,
+    Func<IServiceProvider, IntegrationEvent, Outbox, CancellationToken, Task> Invoke,
+    Func<IntegrationEvent, string?>? Validate,
+    Func<IntegrationEvent, bool>? When);
+
+/// <summary>One module's consumer: its group, topics and the written-out map from event type to handler.</summary>
+public sealed class EventConsumerRegistration
+{
+    internal EventConsumerRegistration(string module, IReadOnlyList<string> topics)
+    {
+        Module = module;
+        Topics = topics;
+    }
+
+    public string Module { get; }
+    public string GroupId => $"orderflow-{Module}";
+    public IReadOnlyList<string> Topics { get; }
+    internal Dictionary<string, HandlerBinding> Handlers { get; } = new(StringComparer.Ordinal);
+    public IEnumerable<string> HandledEventTypes => Handlers.Keys;
+}
+
+public sealed class EventConsumerBuilder<TContext> where TContext : ModuleDbContext
+{
+    private readonly IServiceCollection services;
+
+    internal EventConsumerBuilder(IServiceCollection services, EventConsumerRegistration registration)
+    {
+        this.services = services;
+        Registration = registration;
+    }
+
+    public EventConsumerRegistration Registration { get; }
+
+    /// <summary>Applies <typeparamref name="TEvent"/> with <typeparamref name="THandler"/>; <paramref name="versions"/> defaults to 1.</summary>
+    public EventConsumerBuilder<TContext> Handle<TEvent, THandler>(params int[] versions)
+        where TEvent : IntegrationEvent
+        where THandler : class, IEventHandler<TEvent>
+        => Handle<TEvent, THandler>(null, versions);
+
+    /// <summary>As <see cref="Handle{TEvent,THandler}(int[])"/>, with a check whose message dead-letters an invalid event.</summary>
+    public EventConsumerBuilder<TContext> Handle<TEvent, THandler>(Func<TEvent, string?>? validate, params int[] versions)
+        where TEvent : IntegrationEvent
+        where THandler : class, IEventHandler<TEvent>
+    {
+        services.TryAddScoped<THandler>();
+        Registration.Handlers[typeof(TEvent).Name] = new HandlerBinding(
+            typeof(TEvent),
+            (versions.Length == 0 ? [1] : versions).ToHashSet(),
+            (sp, evt, outbox, ct) => sp.GetRequiredService<THandler>().HandleAsync((TEvent)evt, outbox, ct),
+            validate is null ? null : evt => validate((TEvent)evt),
+            null);
+        return this;
+    }
+
+    /// <summary>
+    /// Applies only the <typeparamref name="TEvent"/>s that match <paramref name="when"/>; the
+    /// others are skipped like events of a type this module does not handle (no inbox row).
+    /// </summary>
+    public EventConsumerBuilder<TContext> HandleWhen<TEvent, THandler>(Func<TEvent, bool> when, params int[] versions)
+        where TEvent : IntegrationEvent
+        where THandler : class, IEventHandler<TEvent>
+    {
+        Handle<TEvent, THandler>(null, versions);
+        Registration.Handlers[typeof(TEvent).Name] = Registration.Handlers[typeof(TEvent).Name] with { When = evt => when((TEvent)evt) };
+        return this;
+    }
+}
+
+public static class MessagingServiceCollectionExtensions
+{
+    /// <summary>The process-wide messaging services: client factory, shared producer, dead letters, metrics.</summary>
+    public static IServiceCollection AddMessaging(this IServiceCollection services, Microsoft.Extensions.Configuration.IConfiguration configuration)
+    {
+        services.AddOptions<KafkaOptions>().Bind(configuration.GetSection(KafkaOptions.Section));
+        services.AddOptions<MessagingOptions>().Bind(configuration.GetSection(MessagingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<KafkaClientFactory>();
+        services.TryAddSingleton<SharedProducer>();
+        services.TryAddSingleton<DeadLetterPublisher>();
+        services.AddMetrics();
+        services.TryAddSingleton<MessagingMetrics>();
+        return services;
+    }
+
+    /// <summary>
+    /// A hosted consumer for a module (group <c>orderflow-&lt;module&gt;</c>) and the relay of the
+    /// module's outbox. Map each event type to its handler on the returned builder.
+    /// </summary>
+    public static EventConsumerBuilder<TContext> AddEventConsumer<TContext>(this IServiceCollection services, string module, params string[] topics)
+        where TContext : ModuleDbContext
+    {
+        var registration = new EventConsumerRegistration(module, topics);
+        services.AddSingleton(registration);
+        services.AddOutboxRelay<TContext>();
+        services.AddSingleton<IHostedService>(sp => ActivatorUtilitiesCreate<EventConsumer<TContext>>(sp, registration));
+        return new EventConsumerBuilder<TContext>(services, registration);
+    }
+
+    /// <summary>The relay that publishes a module's outbox (added by <see cref="AddEventConsumer{TContext}"/>).</summary>
+    public static IServiceCollection AddOutboxRelay<TContext>(this IServiceCollection services) where TContext : ModuleDbContext
+    {
+        services.TryAddSingleton<OutboxSignal<TContext>>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxRelay<TContext>>());
+        return services;
+    }
+
+    private static T ActivatorUtilitiesCreate<T>(IServiceProvider sp, params object[] args) =>
+        ActivatorUtilities.CreateInstance<T>(sp, args);
+}

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using OrderFlow.Contracts;
+
+namespace OrderFlow.Messaging;
+
+/// <summary>A consumed message after parsing: an event to apply, a known event this module ignores, or a dead letter.</summary>
+internal sealed class IncomingMessage
+{
+    public required ConsumeResult<byte[]?, byte[]?> Raw { get; init; }
+    public IntegrationEvent? Event { get; init; }
+    public HandlerBinding? Binding { get; init; }
+    public string? TraceParent { get; init; }
+    public string? Error { get; init; }
+    public bool Ignored { get; init; }
+
+    public static IncomingMessage Parse(ConsumeResult<byte[]?, byte[]?> raw, EventConsumerRegistration registration, int maxBytes)
+    {
+        var value = raw.Message.Value;
+        var headers = raw.Message.Headers;
+        if (value is null || value.Length == 0) return Dead(raw, "empty payload");
+        if (value.Length > maxBytes) return Dead(raw, $"oversize message: {value.Length} bytes, limit {maxBytes}");
+
+        var eventType = headers.GetString(HeaderNames.EventType) ?? PeekString(value, "event_type");
+        if (string.IsNullOrEmpty(eventType)) return Dead(raw, "missing event_type (header and payload)");
+        if (!EventCatalog.Types.ContainsKey(eventType)) return Dead(raw, $"unknown event_type '{Clip(eventType)}'");
+        if (!registration.Handlers.TryGetValue(eventType, out var binding)) return new IncomingMessage { Raw = raw, Ignored = true };
+
+        var versionText = headers.GetString(HeaderNames.EventVersion);
+        if (versionText is not null)
+        {
+            if (!int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out var headerVersion))
+                return Dead(raw, $"event_version header '{Clip(versionText)}' is not an integer");
+            if (!binding.Versions.Contains(headerVersion))
+                return Dead(raw, $"unsupported event_version {headerVersion} of {eventType}; accepted: {string.Join(", ", binding.Versions)}");
+        }
+
+        IntegrationEvent evt;
+        try
+        {
+            evt = EventJson.Deserialize(value, binding.EventType);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            return Dead(raw, $"malformed {eventType} payload: {ex.Message}");
+        }
+
+        if (!binding.Versions.Contains(evt.EventVersion))
+            return Dead(raw, $"unsupported event_version {evt.EventVersion} of {eventType}; accepted: {string.Join(", ", binding.Versions)}");
+        if (string.IsNullOrWhiteSpace(evt.EventId) || evt.EventId.Length > 64) return Dead(raw, "event_id is missing or longer than 64 characters");
+        if (string.IsNullOrWhiteSpace(evt.OrderId) || evt.OrderId.Length > 64) return Dead(raw, "order_id is missing or longer than 64 characters");
+        var key = raw.Message.Key is null ? null : Encoding.UTF8.GetString(raw.Message.Key);
+        if (key != evt.OrderId) return Dead(raw, $"message key '{Clip(key)}' does not match order_id '{Clip(evt.OrderId)}'");
+        if (binding.When is not null && !binding.When(evt)) return new IncomingMessage { Raw = raw, Ignored = true };
+        if (binding.Validate?.Invoke(evt) is { } invalid) return Dead(raw, $"invalid {eventType}: {invalid}");
+
+        var traceParent = headers.GetString(HeaderNames.TraceParent);
+        return new IncomingMessage { Raw = raw, Event = evt, Binding = binding, TraceParent = Tracing.IsValid(traceParent) ? traceParent : null };
+    }
+
+    private static IncomingMessage Dead(ConsumeResult<byte[]?, byte[]?> raw, string error) => new() { Raw = raw, Error = error };
+
+    private static string? Clip(string? text) => text is null || text.Length <= 64 ? text : text[..64] + "…";
+
+    /// <summary>Reads one top-level string property without deserializing the payload.</summary>
+    internal static string? PeekString(ReadOnlySpan<byte> json, string property)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.EndObject) return null;
+                if (reader.TokenType != JsonTokenType.PropertyName) continue;
+                var match = reader.ValueTextEquals(property);
+                if (!reader.Read()) return null;
+                if (match) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return null;
+    }
+}

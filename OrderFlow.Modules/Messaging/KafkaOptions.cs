@@ -1,0 +1,33 @@
+namespace OrderFlow.Messaging;
+
+/// <summary>Broker connection (<c>Kafka</c> section).</summary>
+public sealed class KafkaOptions
+{
+    public const string Section = "Kafka";
+    public const string EmbeddedValue = "embedded";
+
+    /// <summary><c>embedded</c> (or empty) starts or joins the embedded broker; anything else is a real cluster's bootstrap list.</summary>
+    public string BootstrapServers { get; set; } = EmbeddedValue;
+
+    /// <summary>Loopback port of the embedded broker; other processes and third-party clients connect here.</summary>
+    public int EmbeddedPort { get; set; } = 19092;
+
+    /// <summary>Set by the host once it started or joined the embedded broker: enables the latency-tuned client settings.</summary>
+    public bool UsingEmbeddedBroker { get; set; }
+
+    /// <summary>Partitions of every topic OrderFlow creates.</summary>
+    public int Partitions { get; set; } = 12;
+
+    /// <summary>Replication factor of topics created on a real cluster.</summary>
+    public short ReplicationFactor { get; set; } = 1;
+
+    /// <summary>
+    /// librdkafka properties passed to every client unchanged: <c>security.protocol</c>,
+    /// <c>sasl.mechanism</c>, <c>sasl.username</c>, <c>ssl.ca.location</c>… Put secrets in the
+    /// environment (<c>Kafka__Properties__sasl.password</c>), never in appsettings.json.
+    /// </summary>
+    public Dictionary<string, string> Properties { get; set; } = new();
+
+    public bool IsEmbedded => string.IsNullOrWhiteSpace(BootstrapServers)
+        || string.Equals(BootstrapServers, EmbeddedValue, StringComparison.OrdinalIgnoreCase);
+}

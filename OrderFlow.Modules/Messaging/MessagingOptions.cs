@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace OrderFlow.Messaging;
+
+/// <summary>Consumer loop and outbox relay tuning (<c>OrderFlow:Messaging</c>).</summary>
+public sealed class MessagingOptions
+{
+    public const string Section = "OrderFlow:Messaging";
+
+    /// <summary>Most messages applied in one SQLite transaction.</summary>
+    [Range(1, 10_000)] public int MaxBatchSize { get; set; } = 500;
+
+    /// <summary>One transaction per batch (true) or per message (false; for comparison only).</summary>
+    public bool Batching { get; set; } = true;
+
+    /// <summary>Attempts at a message that fails transiently before it is dead-lettered.</summary>
+    [Range(1, 100)] public int MaxAttempts { get; set; } = 5;
+
+    [Range(1, 60_000)] public int InitialBackoffMs { get; set; } = 100;
+    [Range(1, 60_000)] public int MaxBackoffMs { get; set; } = 5_000;
+
+    /// <summary>Messages larger than this are dead-lettered unread.</summary>
+    [Range(128, 10_000_000)] public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>How often the outbox relay looks for rows written by other processes.</summary>
+    [Range(1, 60_000)] public int OutboxPollIntervalMs { get; set; } = 100;
+
+    [Range(1, 50_000)] public int OutboxBatchSize { get; set; } = 2_000;
+}

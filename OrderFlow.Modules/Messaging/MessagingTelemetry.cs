@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace OrderFlow.Messaging;
+
+/// <summary>The names OpenTelemetry listens to.</summary>
+public static class MessagingTelemetry
+{
+    public const string Name = "OrderFlow";
+    public static readonly ActivitySource Source = new(Name);
+}
+
+/// <summary>Messaging instruments, tagged by module. Exported by the host at <c>/metrics</c>.</summary>
+public sealed class MessagingMetrics
+{
+    private readonly Counter<long> processed;
+    private readonly Counter<long> failed;
+    private readonly Counter<long> duplicates;
+    private readonly Counter<long> retries;
+    private readonly Counter<long> deadLetters;
+    private readonly Counter<long> outboxPublished;
+    private readonly Histogram<double> duration;
+    private readonly ConcurrentDictionary<string, long> outboxBacklog = new();
+
+    public MessagingMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MessagingTelemetry.Name);
+        processed = meter.CreateCounter<long>("orderflow.messages.processed", "{message}", "Messages applied by a module");
+        failed = meter.CreateCounter<long>("orderflow.messages.failed", "{message}", "Messages a module could not apply (dead-lettered)");
+        duplicates = meter.CreateCounter<long>("orderflow.messages.duplicates", "{message}", "Redelivered messages skipped by the inbox");
+        retries = meter.CreateCounter<long>("orderflow.messages.retries", "{attempt}", "Retried attempts after a transient failure");
+        deadLetters = meter.CreateCounter<long>("orderflow.dead_letters", "{message}", "Messages sent to a dead-letter topic");
+        outboxPublished = meter.CreateCounter<long>("orderflow.outbox.published", "{message}", "Outbox rows published");
+        duration = meter.CreateHistogram<double>("orderflow.message.processing.duration", "s", "Time to apply one message, its share of the batch transaction included",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+        meter.CreateObservableGauge("orderflow.outbox.backlog", () =>
+            outboxBacklog.Select(kv => new Measurement<long>(kv.Value, new KeyValuePair<string, object?>("module", kv.Key))),
+            "{message}", "Outbox rows waiting to be published");
+    }
+
+    public void Processed(string module, int count, double secondsEach)
+    {
+        var tag = new KeyValuePair<string, object?>("module", module);
+        processed.Add(count, tag);
+        for (var i = 0; i < count; i++) duration.Record(secondsEach, tag);
+    }
+
+    public void Duplicate(string module) => duplicates.Add(1, new KeyValuePair<string, object?>("module", module));
+    public void Retry(string module) => retries.Add(1, new KeyValuePair<string, object?>("module", module));
+
+    public void DeadLettered(string module, string topic)
+    {
+        failed.Add(1, new KeyValuePair<string, object?>("module", module));
+        deadLetters.Add(1, new("module", module), new("topic", topic));
+    }
+
+    public void OutboxPublished(string module, int count) => outboxPublished.Add(count, new KeyValuePair<string, object?>("module", module));
+    public void SetOutboxBacklog(string module, long rows) => outboxBacklog[module] = rows;
+}

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using OrderFlow.Contracts;
+using OrderFlow.Persistence;
+
+namespace OrderFlow.Messaging;
+
+/// <summary>
+/// Collects the events a unit of work publishes. Rows are added to the module's own outbox table
+/// through its DbContext, so they commit with the state change or not at all; the relay sends them.
+/// </summary>
+public sealed class Outbox
+{
+    private readonly ModuleDbContext db;
+    private readonly string traceParent;
+    private readonly DateTime now;
+    private readonly List<IntegrationEvent> added = [];
+
+    /// <param name="db">The module's context; the rows join its current transaction.</param>
+    /// <param name="traceParent">The trace of the message being handled; a new trace is started when null.</param>
+    /// <param name="now">Time of the unit of work.</param>
+    public Outbox(ModuleDbContext db, string? traceParent, DateTime now)
+    {
+        this.db = db;
+        this.traceParent = Tracing.CurrentOrNew(traceParent);
+        this.now = now;
+    }
+
+    /// <summary>The W3C traceparent this unit of work belongs to.</summary>
+    public string TraceParent => traceParent;
+
+    /// <summary>The trace id of this unit of work.</summary>
+    public string TraceId => Tracing.TraceIdOf(traceParent);
+
+    public IReadOnlyList<IntegrationEvent> Added => added;
+
+    public void Add(IntegrationEvent evt)
+    {
+        if (evt.TraceId is null) evt = evt with { TraceId = TraceId };
+        added.Add(evt);
+        db.OutboxMessages.Add(new OutboxMessage
+        {
+            EventId = evt.EventId,
+            EventType = evt.EventType,
+            EventVersion = evt.EventVersion,
+            Topic = EventCatalog.TopicOf(evt.GetType()),
+            Key = evt.OrderId,
+            Payload = EventJson.Serialize(evt),
+            TraceParent = Activity.Current?.IdFormat == ActivityIdFormat.W3C ? Activity.Current.Id : traceParent,
+            CreatedAt = now,
+        });
+    }
+}
+
+/// <summary>W3C trace-context helpers; spans are created by <see cref="MessagingTelemetry.Source"/> when someone listens.</summary>
+public static class Tracing
+{
+    public static string NewTraceParent() =>
+        $"00-{ActivityTraceId.CreateRandom().ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01";
+
+    public static string CurrentOrNew(string? fallback)
+    {
+        var current = Activity.Current;
+        if (current is not null && current.IdFormat == ActivityIdFormat.W3C && current.Id is not null) return current.Id;
+        return IsValid(fallback) ? fallback! : NewTraceParent();
+    }
+
+    public static string TraceIdOf(string traceParent) => traceParent.Length >= 35 ? traceParent.Substring(3, 32) : traceParent;
+
+    public static bool IsValid(string? traceParent) =>
+        traceParent is not null && ActivityContext.TryParse(traceParent, null, out _);
+}

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OrderFlow.Contracts;
+using OrderFlow.Messaging;
+using OrderFlow.Notification.Data;
+using OrderFlow.Notification.Handlers;
+using OrderFlow.Persistence;
+
+namespace OrderFlow.Notification;
+
+/// <summary>Notification: one message to the customer per terminal outcome of an order. Publishes <c>notification</c>.</summary>
+public static class NotificationModule
+{
+    public const string Section = "OrderFlow:Modules:Notification";
+
+    public static IHostApplicationBuilder AddNotificationModule(this IHostApplicationBuilder builder)
+    {
+        var section = builder.Configuration.GetSection(Section);
+        if (!section.GetValue("Enabled", true)) return builder;
+
+        builder.Services.AddOptions<NotificationOptions>().Bind(section);
+        builder.Services.AddModuleStore<NotificationDbContext>(builder.Configuration);
+        builder.Services.AddEventConsumer<NotificationDbContext>("notification", Topics.OrderEvents)
+            // Only terminal transitions concern the customer; the others are skipped without an inbox row.
+            .HandleWhen<OrderStatusChanged, OrderStatusChangedHandler>(evt => evt.IsTerminal);
+        return builder;
+    }
+
+    /// <summary>The Notification store alone, for tools that read it.</summary>
+    public static IServiceCollection AddNotificationStore(this IServiceCollection services, IConfiguration configuration) =>
+        services.AddModuleStore<NotificationDbContext>(configuration);
+}

@@ -1,0 +1,74 @@
+using System.Text.Json.Serialization;
+using FluentValidation;
+
+namespace OrderFlow.Orders.Api;
+
+/// <summary>Body of <c>POST /orders</c>. The server computes the total; a client total is not accepted.</summary>
+public sealed class PlaceOrderRequest
+{
+    public string? UserId { get; set; }
+    public List<PlaceOrderItem?>? Items { get; set; }
+
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unknown { get; set; }
+}
+
+public sealed class PlaceOrderItem
+{
+    public string? ProductId { get; set; }
+    public int? Quantity { get; set; }
+    public decimal? Price { get; set; }
+}
+
+/// <summary>Body of <c>POST /orders/{id}/cancel</c> (optional).</summary>
+public sealed class CancelOrderRequest
+{
+    public string? Reason { get; set; }
+}
+
+internal sealed class PlaceOrderRequestValidator : AbstractValidator<PlaceOrderRequest>
+{
+    public const int MaxItems = 100;
+    public const int MaxQuantity = 10_000;
+    public const decimal MaxPrice = 1_000_000m;
+    internal const string IdPattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$";
+
+    public PlaceOrderRequestValidator()
+    {
+        RuleFor(r => r.UserId).Cascade(CascadeMode.Stop)
+            .NotEmpty().WithMessage("user_id is required")
+            .Matches(IdPattern).WithMessage("user_id must be 1-64 letters, digits or _ . : - (starting with a letter or digit)")
+            .OverridePropertyName("user_id");
+
+        RuleFor(r => r.Items).Cascade(CascadeMode.Stop)
+            .NotEmpty().WithMessage("items must contain at least one item")
+            .Must(items => items!.Count <= MaxItems).WithMessage($"an order holds at most {MaxItems} items")
+            .OverridePropertyName("items");
+
+        RuleForEach(r => r.Items).Cascade(CascadeMode.Stop)
+            .NotNull().WithMessage("item must be an object")
+            .SetValidator(new PlaceOrderItemValidator()!)
+            .OverridePropertyName("items");
+    }
+}
+
+internal sealed class PlaceOrderItemValidator : AbstractValidator<PlaceOrderItem>
+{
+    public PlaceOrderItemValidator()
+    {
+        RuleFor(i => i.ProductId).Cascade(CascadeMode.Stop)
+            .NotEmpty().WithMessage("product_id is required")
+            .Matches(PlaceOrderRequestValidator.IdPattern).WithMessage("product_id must be 1-64 letters, digits or _ . : -")
+            .OverridePropertyName("product_id");
+        RuleFor(i => i.Quantity).Cascade(CascadeMode.Stop)
+            .NotNull().WithMessage("quantity is required")
+            .InclusiveBetween(1, PlaceOrderRequestValidator.MaxQuantity).WithMessage($"quantity must be between 1 and {PlaceOrderRequestValidator.MaxQuantity}")
+            .OverridePropertyName("quantity");
+        RuleFor(i => i.Price).Cascade(CascadeMode.Stop)
+            .NotNull().WithMessage("price is required")
+            .GreaterThan(0).WithMessage("price must be greater than 0")
+            .LessThanOrEqualTo(PlaceOrderRequestValidator.MaxPrice).WithMessage($"price must be at most {PlaceOrderRequestValidator.MaxPrice}")
+            .Must(p => decimal.Round(p!.Value, 2) == p.Value).WithMessage("price has at most 2 decimals")
+            .OverridePropertyName("price");
+    }
+}

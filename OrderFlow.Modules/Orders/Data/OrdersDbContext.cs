@@ -1,0 +1,58 @@
+using Microsoft.EntityFrameworkCore;
+using OrderFlow.Persistence;
+
+namespace OrderFlow.Orders.Data;
+
+/// <summary>The Orders module's tables: <c>orders_orders</c>, <c>orders_inbox</c>, <c>orders_outbox</c>.</summary>
+public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) : ModuleDbContext(options)
+{
+    public override string TablePrefix => "orders";
+
+    public DbSet<Order> Orders => Set<Order>();
+
+    protected override void OnModuleModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Order>(order =>
+        {
+            order.ToTable("orders_orders");
+            order.HasKey(o => o.Id);
+            order.Property(o => o.Id).HasColumnName("order_id").HasMaxLength(64);
+            order.Property(o => o.UserId).HasColumnName("user_id").HasMaxLength(64);
+            order.Property(o => o.Status).HasColumnName("status").HasConversion<string>().HasMaxLength(32);
+            order.Property(o => o.Reason).HasColumnName("reason").HasMaxLength(256);
+            order.Property(o => o.TotalAmount).HasColumnName("total_amount");
+            order.Property(o => o.Currency).HasColumnName("currency").HasMaxLength(3);
+            order.Property(o => o.ReservationId).HasColumnName("reservation_id").HasMaxLength(64);
+            order.Property(o => o.PaymentId).HasColumnName("payment_id").HasMaxLength(64);
+            order.Property(o => o.PaymentFailure).HasColumnName("payment_failure").HasMaxLength(256);
+            order.Property(o => o.IdempotencyKey).HasColumnName("idempotency_key").HasMaxLength(128);
+            order.Property(o => o.RequestHash).HasColumnName("request_hash").HasMaxLength(64);
+            order.Property(o => o.TraceParent).HasColumnName("traceparent").HasMaxLength(64);
+            order.Property(o => o.CreatedAt).HasColumnName("created_at");
+            order.Property(o => o.UpdatedAt).HasColumnName("updated_at");
+            order.Property(o => o.PaidAt).HasColumnName("paid_at");
+            order.Property(o => o.TerminalAt).HasColumnName("terminal_at");
+            order.Property(o => o.Version).HasColumnName("version").IsConcurrencyToken();
+            order.Ignore(o => o.IsTerminal);
+            order.OwnsMany(o => o.Items, items =>
+            {
+                items.ToJson("items");
+                items.Property(i => i.ProductId).HasJsonPropertyName("product_id");
+                items.Property(i => i.Quantity).HasJsonPropertyName("quantity");
+                items.Property(i => i.Price).HasJsonPropertyName("price");
+            });
+            order.OwnsMany(o => o.History, history =>
+            {
+                history.ToJson("history");
+                history.Property(h => h.From).HasJsonPropertyName("from");
+                history.Property(h => h.To).HasJsonPropertyName("to");
+                history.Property(h => h.Reason).HasJsonPropertyName("reason");
+                history.Property(h => h.At).HasJsonPropertyName("at");
+            });
+            order.HasIndex(o => o.IdempotencyKey).IsUnique();
+            order.HasIndex(o => new { o.Status, o.CreatedAt });
+            order.HasIndex(o => o.CreatedAt);
+            order.HasIndex(o => o.TerminalAt);
+        });
+    }
+}

@@ -1,0 +1,12 @@
+using OrderFlow.Messaging;
+using OrderFlow.Orders.Data;
+
+namespace OrderFlow.Orders.Handlers;
+
+internal static class OrderLookup
+{
+    /// <summary>The order an event refers to. Orders creates every order itself, so an unknown id can never succeed on retry.</summary>
+    public static async Task<Order> LoadAsync(this OrdersDbContext db, string orderId, CancellationToken cancellationToken) =>
+        await db.Orders.FindAsync([orderId], cancellationToken)
+        ?? throw new PermanentMessageException($"unknown order {orderId}");
+}

@@ -1,0 +1,119 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using OrderFlow.Messaging;
+using OrderFlow.Orders.Api;
+using OrderFlow.Orders.Data;
+
+namespace OrderFlow.Orders;
+
+public enum PlaceOutcome { Created, Replayed, KeyConflict }
+
+public sealed record PlaceResult(PlaceOutcome Outcome, Order Order);
+
+public enum CancelOutcome { Cancelled, NotFound, AlreadyTerminal }
+
+public sealed record CancelResult(CancelOutcome Outcome, Order? Order);
+
+/// <summary>A validated order line, as the placement service takes it.</summary>
+public sealed record NewOrderLine(string ProductId, int Quantity, decimal Price);
+
+/// <summary>A validated order, as the placement service takes it.</summary>
+public sealed record NewOrder(string UserId, IReadOnlyList<NewOrderLine> Items)
+{
+    public static NewOrder From(PlaceOrderRequest request) =>
+        new(request.UserId!, request.Items!.Select(i => new NewOrderLine(i!.ProductId!, i.Quantity!.Value, i.Price!.Value)).ToList());
+}
+
+/// <summary>
+/// Creates and cancels orders: the order row and its events (<c>OrderCreated</c>,
+/// <c>OrderCancelled</c>) commit in one transaction of the Orders store; the relay publishes them.
+/// </summary>
+public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbContext> signal, TimeProvider clock)
+{
+    public static string NewOrderId() => "ORD-" + Guid.CreateVersion7().ToString("N").ToUpperInvariant();
+
+    public async Task<PlaceResult> PlaceAsync(NewOrder request, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var hash = idempotencyKey is null ? null : Hash(request);
+        if (idempotencyKey is not null && await FindByKeyAsync(idempotencyKey, cancellationToken) is { } existing)
+            return new PlaceResult(existing.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, existing);
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var order = Add(request, idempotencyKey, hash);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (DbUpdateException) when (idempotencyKey is not null)
+        {
+            // Two requests with the same key raced; the other one won.
+            await transaction.RollbackAsync(CancellationToken.None);
+            db.ChangeTracker.Clear();
+            var winner = await FindByKeyAsync(idempotencyKey, cancellationToken) ?? throw new InvalidOperationException("idempotency key vanished");
+            return new PlaceResult(winner.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, winner);
+        }
+        signal.Notify();
+        return new PlaceResult(PlaceOutcome.Created, order);
+    }
+
+    /// <summary>Creates many orders in one transaction (the load generator's path).</summary>
+    public async Task<IReadOnlyList<Order>> PlaceManyAsync(IReadOnlyList<NewOrder> requests, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var orders = requests.Select(r => Add(r, null, null)).ToList();
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        signal.Notify();
+        return orders;
+    }
+
+    public async Task<CancelResult> CancelAsync(string orderId, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var order = await db.Orders.FindAsync([orderId], cancellationToken);
+        if (order is null) return new CancelResult(CancelOutcome.NotFound, null);
+        if (order.IsTerminal) return new CancelResult(CancelOutcome.AlreadyTerminal, order);
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        order.MoveTo(OrderStatus.Cancelled, OrderReasons.UserCancelled, now, new Outbox(db, order.TraceParent, now));
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        signal.Notify();
+        return new CancelResult(CancelOutcome.Cancelled, order);
+    }
+
+    private Order Add(NewOrder request, string? idempotencyKey, string? hash)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var outbox = new Outbox(db, null, now);
+        var order = new Order
+        {
+            Id = NewOrderId(),
+            UserId = request.UserId,
+            Items = request.Items.Select(i => new OrderLine { ProductId = i.ProductId, Quantity = i.Quantity, Price = i.Price }).ToList(),
+            TotalAmount = request.Items.Sum(i => i.Quantity * i.Price),
+            IdempotencyKey = idempotencyKey,
+            RequestHash = hash,
+            TraceParent = outbox.TraceParent,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        order.History.Add(new OrderTransition { From = "", To = nameof(OrderStatus.Created), At = now });
+        db.Orders.Add(order);
+        outbox.Add(order.ToCreatedEvent() with { TraceId = outbox.TraceId });
+        return order;
+    }
+
+    private Task<Order?> FindByKeyAsync(string key, CancellationToken cancellationToken) =>
+        db.Orders.AsNoTracking().FirstOrDefaultAsync(o => o.IdempotencyKey == key, cancellationToken);
+
+    private static string Hash(NewOrder request)
+    {
+        var canonical = new StringBuilder(request.UserId);
+        foreach (var item in request.Items) canonical.Append('|').Append(item.ProductId).Append(':').Append(item.Quantity).Append(':').Append(item.Price.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToString())));
+    }
+}

@@ -1,0 +1,51 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace OrderFlow.Persistence;
+
+/// <summary>
+/// Base of every module's DbContext: maps the module's own inbox and outbox tables under its
+/// table prefix (<c>payment_inbox</c>, <c>payment_outbox</c>). Each module has its own
+/// migrations and migrations-history table.
+/// </summary>
+public abstract class ModuleDbContext(DbContextOptions options) : DbContext(options)
+{
+    /// <summary>Table prefix that shows which module owns a table, e.g. <c>payment</c>.</summary>
+    public abstract string TablePrefix { get; }
+
+    public DbSet<InboxMessage> Inbox => Set<InboxMessage>();
+    public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<InboxMessage>(inbox =>
+        {
+            inbox.ToTable($"{TablePrefix}_inbox");
+            inbox.HasKey(m => m.EventId);
+            inbox.Property(m => m.EventId).HasColumnName("event_id").HasMaxLength(64);
+            inbox.Property(m => m.EventType).HasColumnName("event_type").HasMaxLength(64);
+            inbox.Property(m => m.OrderId).HasColumnName("order_id").HasMaxLength(64);
+            inbox.Property(m => m.Topic).HasColumnName("topic").HasMaxLength(128);
+            inbox.Property(m => m.Partition).HasColumnName("partition");
+            inbox.Property(m => m.Offset).HasColumnName("offset");
+            inbox.Property(m => m.ProcessedAt).HasColumnName("processed_at");
+            inbox.HasIndex(m => m.OrderId);
+        });
+        modelBuilder.Entity<OutboxMessage>(outbox =>
+        {
+            outbox.ToTable($"{TablePrefix}_outbox");
+            outbox.HasKey(m => m.Id);
+            outbox.Property(m => m.Id).HasColumnName("id").ValueGeneratedOnAdd();
+            outbox.Property(m => m.EventId).HasColumnName("event_id").HasMaxLength(64);
+            outbox.Property(m => m.EventType).HasColumnName("event_type").HasMaxLength(64);
+            outbox.Property(m => m.EventVersion).HasColumnName("event_version");
+            outbox.Property(m => m.Topic).HasColumnName("topic").HasMaxLength(128);
+            outbox.Property(m => m.Key).HasColumnName("key").HasMaxLength(64);
+            outbox.Property(m => m.Payload).HasColumnName("payload");
+            outbox.Property(m => m.TraceParent).HasColumnName("traceparent").HasMaxLength(64);
+            outbox.Property(m => m.CreatedAt).HasColumnName("created_at");
+        });
+        OnModuleModelCreating(modelBuilder);
+    }
+
+    protected abstract void OnModuleModelCreating(ModelBuilder modelBuilder);
+}
