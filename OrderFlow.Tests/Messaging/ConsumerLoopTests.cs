@@ -1,0 +1,251 @@
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.Options;
+using OrderFlow.Contracts;
+using OrderFlow.Host.Cli;
+using OrderFlow.Messaging;
+using OrderFlow.Tests.Support;
+
+namespace OrderFlow.Tests.Messaging;
+
+/// <summary>The consumer loop and outbox relay against the shared embedded broker.</summary>
+[TestFixture]
+public sealed class ConsumerLoopTests
+{
+    private string directory = null!;
+    private string topic = null!;
+    private string module = null!;
+
+    private static string Bootstrap => SharedBroker.Instance.BootstrapServers;
+
+    [SetUp]
+    public void CreateTopicAndStore()
+    {
+        directory = Path.Combine(Path.GetTempPath(), "orderflow-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var id = Guid.NewGuid().ToString("N")[..8];
+        topic = $"probe-{id}";
+        module = $"probe-{id}";
+        SharedBroker.Instance.CreateTopic(topic, 4);
+        SharedBroker.Instance.CreateTopic(Topics.DeadLetter(topic), 4);
+    }
+
+    [TearDown]
+    public void DeleteStore()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+    }
+
+    private string Db => Path.Combine(directory, "probe.db");
+
+    [Test]
+    public async Task Outbox_WhenAnEventIsCommitted_ItArrivesOnceWithAllHeaders()
+    {
+        await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, Topics.OrderEvents);
+        OrderCreated evt = Builders.AnOrderCreated().WithItem("PROD-001", 2, 99.99m);
+
+        await probe.AddToOutboxAsync(evt);
+
+        await Eventually.Until(async () => (await probe.ApplicationsAsync()).Any(a => a.EventId == evt.EventId), "the probe to apply the event");
+        var message = FindOnTopic(Topics.OrderEvents, evt.EventId);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Encoding.UTF8.GetString(message.Key!), Is.EqualTo(evt.OrderId));
+            Assert.That(message.Headers.GetString(HeaderNames.EventType), Is.EqualTo("OrderCreated"));
+            Assert.That(message.Headers.GetString(HeaderNames.EventVersion), Is.EqualTo("1"));
+            Assert.That(message.Headers.GetString(HeaderNames.EventId), Is.EqualTo(evt.EventId));
+            Assert.That(Tracing.IsValid(message.Headers.GetString(HeaderNames.TraceParent)), Is.True);
+        });
+        await Task.Delay(300);
+        Assert.That((await probe.ApplicationsAsync()).Count(a => a.EventId == evt.EventId), Is.EqualTo(1));
+        await Eventually.Until(async () => await OutboxCountAsync(probe) == 0, "the relay to remove the sent row from the outbox");
+    }
+
+    [Test]
+    public async Task Consume_WhenEveryEventIsDeliveredTwice_AppliesEachOnce()
+    {
+        var events = Enumerable.Range(0, 50).Select(_ => Builders.AnOrderCreated().Build()).ToList();
+        foreach (var evt in events.Concat(events)) await ProduceAsync(evt);
+
+        await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic);
+
+        await Eventually.Until(async () => (await probe.ApplicationsAsync()).Count >= 50, "all 50 events applied");
+        await Task.Delay(500);
+        var applied = await probe.ApplicationsAsync();
+        Assert.That(applied.Select(a => a.EventId), Is.EquivalentTo(events.Select(e => e.EventId)));
+    }
+
+    [Test]
+    public async Task Consume_WhenRestartedMidStream_ResumesAndAppliesNothingTwice()
+    {
+        var events = Enumerable.Range(0, 3000).Select(_ => Builders.AnOrderCreated().Build()).ToList();
+        foreach (var evt in events) await ProduceAsync(evt, wait: false);
+        FlushProducer();
+
+        var first = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, new() { ["OrderFlow:Messaging:MaxBatchSize"] = "50" });
+        await Eventually.Until(async () => (await first.ApplicationsAsync()).Count >= 200, "the first consumer to apply some events");
+        await first.DisposeAsync();
+        var appliedByFirst = (await ApplicationsInAsync()).Count;
+        Assert.That(appliedByFirst, Is.LessThan(events.Count), "the first consumer should be stopped mid-stream");
+
+        await using var second = await ProbeHost.StartAsync(Bootstrap, Db, module, topic);
+        await Eventually.Until(async () => (await second.ApplicationsAsync()).Count >= events.Count, "every event applied after the restart");
+        await Task.Delay(500);
+        var applied = await second.ApplicationsAsync();
+        Assert.That(applied.Select(a => a.EventId), Is.EquivalentTo(events.Select(e => e.EventId)));
+    }
+
+    [Test]
+    public async Task Consume_WhenOffsetsAreOlderThanTheCommittedWork_InboxAbsorbsTheReplay()
+    {
+        var events = Enumerable.Range(0, 100).Select(_ => Builders.AnOrderCreated().Build()).ToList();
+        foreach (var evt in events) await ProduceAsync(evt);
+        var first = await ProbeHost.StartAsync(Bootstrap, Db, module, topic);
+        await Eventually.Until(async () => (await first.ApplicationsAsync()).Count >= 100, "all events applied");
+        await first.DisposeAsync();
+
+        // What a crash between the database commit and the offset commit leaves behind: offsets
+        // that point before work already in the store. A new group on the same store starts from
+        // the beginning of the topic, which is the same situation at its worst.
+        var more = Enumerable.Range(0, 20).Select(_ => Builders.AnOrderCreated().Build()).ToList();
+        foreach (var evt in more) await ProduceAsync(evt);
+
+        await using var second = await ProbeHost.StartAsync(Bootstrap, Db, module + "-rewound", topic);
+        await Eventually.Until(async () => (await second.ApplicationsAsync()).Count >= 120, "the new events applied");
+        await Task.Delay(500);
+        var applied = await second.ApplicationsAsync();
+        Assert.That(applied.Select(a => a.EventId), Is.EquivalentTo(events.Concat(more).Select(e => e.EventId)));
+    }
+
+    [Test]
+    public async Task Consume_WhenPoisonMessagesArrive_DeadLettersEachWithHeadersAndKeepsFlowing()
+    {
+        var valid = Builders.AnOrderCreated().Build();
+        var json = EventJson.Serialize(Builders.AnOrderCreated("ORD-KEY").Build());
+        await ProduceRawAsync("ORD-A", Encoding.UTF8.GetBytes("{\"event_type\":\"OrderCreated\", nope"), ("event_type", "OrderCreated"));
+        await ProduceRawAsync("ORD-A", Encoding.UTF8.GetBytes("{\"event_type\":\"Mystery\"}"), ("event_type", "Mystery"));
+        await ProduceRawAsync("ORD-A", json, ("event_type", "OrderCreated"), ("event_version", "99"));
+        await ProduceRawAsync("ORD-A", new byte[5000], ("event_type", "OrderCreated"));
+        await ProduceRawAsync("ORD-OTHER", json, ("event_type", "OrderCreated"));
+        await ProduceRawAsync("ORD-A", [], ("event_type", "OrderCreated"));
+        await ProduceAsync(valid);
+
+        await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, new() { ["OrderFlow:Messaging:MaxMessageBytes"] = "4096" });
+
+        await Eventually.Until(async () => (await probe.ApplicationsAsync()).Any(a => a.EventId == valid.EventId), "the valid event after the poison to be applied");
+        var letters = await Eventually.Value(() => Task.FromResult(ReadDeadLetters()), l => l.Count >= 6, "six dead letters");
+        var errors = letters.Select(l => l.Error!).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(letters, Has.Count.EqualTo(6));
+            Assert.That(letters.Select(l => l.SourceTopic), Is.All.EqualTo(topic));
+            Assert.That(letters.Select(l => l.SourcePartition), Is.All.Not.Null);
+            Assert.That(letters.Select(l => l.SourceOffset), Is.All.Not.Null);
+            Assert.That(letters.Select(l => l.Attempts), Is.All.EqualTo("1"));
+            Assert.That(errors, Has.Some.StartsWith("malformed OrderCreated payload"));
+            Assert.That(errors, Has.Some.EqualTo("unknown event_type 'Mystery'"));
+            Assert.That(errors, Has.Some.StartsWith("unsupported event_version 99"));
+            Assert.That(errors, Has.Some.StartsWith("oversize message: 5000 bytes"));
+            Assert.That(errors, Has.Some.StartsWith("message key 'ORD-OTHER' does not match order_id 'ORD-KEY'"));
+            Assert.That(errors, Has.Some.EqualTo("empty payload"));
+        });
+    }
+
+    [Test]
+    public async Task Consume_WhenHandlerFailsThreeTimesThenSucceeds_AppliesOnceAfterFourAttempts()
+    {
+        var flaky = Builders.AnOrderCreated().Build();
+        var others = Enumerable.Range(0, 10).Select(_ => Builders.AnOrderCreated().Build()).ToList();
+        var plan = new FailurePlan();
+        plan.FailuresLeft[flaky.OrderId] = 3;
+        await ProduceAsync(flaky);
+        foreach (var evt in others) await ProduceAsync(evt);
+
+        await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, plan: plan);
+
+        await Eventually.Until(async () => (await probe.ApplicationsAsync()).Count >= 11, "all 11 events applied");
+        var applied = await probe.ApplicationsAsync();
+        Assert.That(applied.Count(a => a.OrderId == flaky.OrderId), Is.EqualTo(1));
+        Assert.That(plan.Attempts[flaky.OrderId], Is.EqualTo(4), "three failed attempts and one success (the batch attempt counts as the first)");
+        Assert.That(ReadDeadLetters(), Is.Empty);
+    }
+
+    [Test]
+    public async Task Consume_WhenRetriesAreExhausted_DeadLettersWithTheAttemptCountAndKeepsFlowing()
+    {
+        var hopeless = Builders.AnOrderCreated().Build();
+        var refused = Builders.AnOrderCreated().Build();
+        var after = Builders.AnOrderCreated().Build();
+        var plan = new FailurePlan();
+        plan.FailuresLeft[hopeless.OrderId] = 100;
+        plan.Permanent.Add(refused.OrderId);
+        await ProduceAsync(hopeless);
+        await ProduceAsync(refused);
+        await ProduceAsync(after);
+
+        await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, new() { ["OrderFlow:Messaging:MaxAttempts"] = "3" }, plan);
+
+        var letters = await Eventually.Value(() => Task.FromResult(ReadDeadLetters()), l => l.Count >= 2, "two dead letters");
+        await Eventually.Until(async () => (await probe.ApplicationsAsync()).Any(a => a.OrderId == after.OrderId), "the next event applied");
+        var byId = letters.ToDictionary(l => l.EventId!);
+        Assert.Multiple(() =>
+        {
+            Assert.That(byId[hopeless.EventId].Attempts, Is.EqualTo("3"));
+            Assert.That(byId[hopeless.EventId].Error, Does.Contain("transient failure injected"));
+            Assert.That(byId[refused.EventId].Attempts, Is.EqualTo("1"), "a permanent failure is not retried");
+        });
+    }
+
+    private List<DeadLetter> ReadDeadLetters() =>
+        DlqCommand.Read(Clients(), [Topics.DeadLetter(topic)], CancellationToken.None).ToList();
+
+    private static KafkaClientFactory Clients() =>
+        new(Options.Create(new KafkaOptions { BootstrapServers = Bootstrap, UsingEmbeddedBroker = true }));
+
+    private async Task<List<Application>> ApplicationsInAsync()
+    {
+        await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, $"{module}-reader", $"{topic}-unused");
+        return await probe.ApplicationsAsync();
+    }
+
+    private static async Task<int> OutboxCountAsync(ProbeHost probe)
+    {
+        await using var scope = probe.Services.CreateAsyncScope();
+        return scope.ServiceProvider.GetRequiredService<ProbeDbContext>().OutboxMessages.Count();
+    }
+
+    private static IProducer<byte[]?, byte[]?>? producer;
+
+    private static IProducer<byte[]?, byte[]?> Producer =>
+        producer ??= new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = Bootstrap, LingerMs = 1 }).Build();
+
+    private Task ProduceAsync(OrderCreated evt, bool wait = true) =>
+        ProduceRawAsync(evt.OrderId, EventJson.Serialize(evt), wait, ("event_type", "OrderCreated"), ("event_version", "1"), ("event_id", evt.EventId));
+
+    private Task ProduceRawAsync(string key, byte[] value, params (string Name, string Value)[] headers) =>
+        ProduceRawAsync(key, value, true, headers);
+
+    private async Task ProduceRawAsync(string key, byte[] value, bool wait, params (string Name, string Value)[] headers)
+    {
+        var message = new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(key), Value = value, Headers = [] };
+        foreach (var (name, v) in headers) message.Headers.Add(name, Encoding.UTF8.GetBytes(v));
+        if (wait) await Producer.ProduceAsync(topic, message);
+        else Producer.Produce(topic, message);
+    }
+
+    private static void FlushProducer() => Producer.Flush(TimeSpan.FromSeconds(30));
+
+    private static Message<byte[]?, byte[]?> FindOnTopic(string name, string eventId)
+    {
+        var letters = DlqCommand.Read(Clients(), [name], CancellationToken.None);
+        return letters.Single(l => l.EventId == eventId).Message;
+    }
+
+    [OneTimeTearDown]
+    public static void DisposeProducer()
+    {
+        producer?.Dispose();
+        producer = null;
+    }
+}

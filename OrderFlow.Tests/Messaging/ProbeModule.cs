@@ -1,0 +1,137 @@
+using System.Collections.Concurrent;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OrderFlow.Contracts;
+using OrderFlow.Messaging;
+using OrderFlow.Persistence;
+
+namespace OrderFlow.Tests.Messaging;
+
+/// <summary>Rows a probe handler writes: one per application of an event, so a double application shows as two rows.</summary>
+public sealed class Application
+{
+    public int Id { get; set; }
+    public required string EventId { get; init; }
+    public required string OrderId { get; init; }
+}
+
+/// <summary>A module used only by the messaging tests: it records each event it applies.</summary>
+public sealed class ProbeDbContext(DbContextOptions<ProbeDbContext> options) : ModuleDbContext(options)
+{
+    public override string TablePrefix => "probe";
+    public DbSet<Application> Applications => Set<Application>();
+
+    protected override void OnModuleModelCreating(ModelBuilder modelBuilder) =>
+        modelBuilder.Entity<Application>(a =>
+        {
+            a.ToTable("probe_applications");
+            a.HasKey(x => x.Id);
+        });
+}
+
+/// <summary>Fails the first N attempts for chosen orders, to exercise retries and dead letters.</summary>
+public sealed class FailurePlan
+{
+    public ConcurrentDictionary<string, int> FailuresLeft { get; } = new();
+    public ConcurrentDictionary<string, int> Attempts { get; } = new();
+    public HashSet<string> Permanent { get; } = [];
+}
+
+internal sealed class ProbeHandler(ProbeDbContext db, FailurePlan plan) : IEventHandler<OrderCreated>
+{
+    public Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
+    {
+        plan.Attempts.AddOrUpdate(evt.OrderId, 1, (_, n) => n + 1);
+        if (plan.Permanent.Contains(evt.OrderId)) throw new PermanentMessageException($"order {evt.OrderId} is refused by the probe");
+        if (plan.FailuresLeft.TryGetValue(evt.OrderId, out var left) && left > 0)
+        {
+            plan.FailuresLeft[evt.OrderId] = left - 1;
+            throw new TimeoutException($"transient failure injected for {evt.OrderId}");
+        }
+        db.Applications.Add(new Application { EventId = evt.EventId, OrderId = evt.OrderId });
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>A generic host running only the probe module against a broker and a SQLite file.</summary>
+public sealed class ProbeHost : IAsyncDisposable
+{
+    private readonly IHost host;
+
+    private ProbeHost(IHost host, string databasePath)
+    {
+        this.host = host;
+        DatabasePath = databasePath;
+    }
+
+    public string DatabasePath { get; }
+    public IServiceProvider Services => host.Services;
+    public FailurePlan Plan => host.Services.GetRequiredService<FailurePlan>();
+
+    public static async Task<ProbeHost> StartAsync(string bootstrapServers, string databasePath, string module, string topic, Dictionary<string, string?>? settings = null, FailurePlan? plan = null)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var config = new Dictionary<string, string?>
+        {
+            ["Kafka:BootstrapServers"] = bootstrapServers,
+            ["Kafka:UsingEmbeddedBroker"] = "true",
+            ["OrderFlow:Database:Path"] = databasePath,
+            ["OrderFlow:Messaging:InitialBackoffMs"] = "10",
+            ["OrderFlow:Messaging:MaxBackoffMs"] = "50",
+        };
+        foreach (var (k, v) in settings ?? []) config[k] = v;
+        builder.Configuration.AddInMemoryCollection(config);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning).AddConsole();
+        builder.Services.AddSingleton(plan ?? new FailurePlan());
+        builder.Services.AddMessaging(builder.Configuration);
+        builder.Services.AddStoreOptions(builder.Configuration);
+        builder.Services.AddDbContext<ProbeDbContext>((sp, options) => StoreServiceCollectionExtensions.Configure<ProbeDbContext>(
+            options, sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<StoreOptions>>().Value));
+        builder.Services.AddEventConsumer<ProbeDbContext>(module, topic).Handle<OrderCreated, ProbeHandler>(1, 2);
+
+        var host = builder.Build();
+        await CreateSchemaAsync(host.Services);
+        await host.StartAsync();
+        return new ProbeHost(host, databasePath);
+    }
+
+    /// <summary>The probe has no migrations; its tables are created from the model, once per file.</summary>
+    private static async Task CreateSchemaAsync(IServiceProvider services)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ProbeDbContext>();
+        if (await db.Database.SqlQueryRaw<int>("SELECT count(*) AS \"Value\" FROM sqlite_master WHERE name = 'probe_inbox'").SingleAsync() > 0) return;
+        await db.Database.ExecuteSqlRawAsync(db.Database.GenerateCreateScript());
+    }
+
+    public async Task<List<Application>> ApplicationsAsync()
+    {
+        await using var scope = host.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().Applications.AsNoTracking().ToListAsync();
+    }
+
+    /// <summary>Writes events to the probe's outbox in one transaction, as a module's handler would.</summary>
+    public async Task AddToOutboxAsync(params IntegrationEvent[] events)
+    {
+        await using var scope = host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ProbeDbContext>();
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        var outbox = new Outbox(db, null, DateTime.UtcNow);
+        foreach (var evt in events) outbox.Add(evt);
+        await db.SaveChangesAsync();
+        await transaction.CommitAsync();
+        host.Services.GetRequiredService<OutboxSignal<ProbeDbContext>>().Notify();
+    }
+
+    public async Task StopAsync() => await host.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await host.StopAsync();
+        host.Dispose();
+        SqliteConnection.ClearAllPools();
+    }
+}
