@@ -72,7 +72,7 @@ public sealed class ModuleToggleTests
             if (json is not null) builder.Configuration.AddJsonFile(json);
             if (envName is not null) builder.Configuration.AddEnvironmentVariables("ORDERFLOW_TOGGLE_TEST_");
             builder.Configuration.AddCommandLine(args);
-            Assert.That(builder.Configuration[key], Is.EqualTo(value), $"the switch must arrive through {source}");
+            Assert.That(builder.Configuration[key], Is.EqualTo(value).IgnoreCase, $"the switch must arrive through {source}");
             var before = builder.Services.Count;
             All.Single(m => m.Name == module).Add(builder);
             return (builder, before);

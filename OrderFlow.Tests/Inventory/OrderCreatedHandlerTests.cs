@@ -27,6 +27,15 @@ public sealed class OrderCreatedHandlerTests
     [TearDown]
     public void DropStore() => store.Dispose();
 
+    /// <summary>A rejection is recorded (so a later copy of the event cannot reserve) but holds no stock.</summary>
+    private async Task AssertRejectedWithoutStockAsync(string orderId)
+    {
+        var reservation = await ReservationOfAsync(orderId);
+        Assert.That(reservation, Is.Not.Null);
+        Assert.That(reservation!.Status, Is.EqualTo(ReservationStatus.Rejected));
+        Assert.That(reservation.Lines, Is.Empty);
+    }
+
     [Test]
     public async Task Handle_WhenStockSuffices_ReservesEveryLineAndEmitsInventoryReserved()
     {
@@ -93,7 +102,7 @@ public sealed class OrderCreatedHandlerTests
 
         Assert.That(await AvailableAsync("PROD-001"), Is.EqualTo(10));
         Assert.That(await AvailableAsync("PROD-SCARCE"), Is.EqualTo(3));
-        Assert.That(await ReservationOfAsync(order.OrderId), Is.Null);
+        await AssertRejectedWithoutStockAsync(order.OrderId);
         var failed = emitted.OfType<InventoryReservationFailed>().Single();
         Assert.That(failed.Reason, Is.EqualTo("insufficient_stock"));
         Assert.That(failed.ProductId, Is.EqualTo("PROD-SCARCE"));
@@ -109,7 +118,7 @@ public sealed class OrderCreatedHandlerTests
         var emitted = await HandleAsync(order);
 
         Assert.That(await AvailableAsync("PROD-001"), Is.EqualTo(10));
-        Assert.That(await ReservationOfAsync(order.OrderId), Is.Null);
+        await AssertRejectedWithoutStockAsync(order.OrderId);
         var failed = emitted.OfType<InventoryReservationFailed>().Single();
         Assert.That(failed.Reason, Is.EqualTo("unknown_product"));
         Assert.That(failed.ProductId, Is.EqualTo("PROD-NOPE"));
@@ -127,7 +136,7 @@ public sealed class OrderCreatedHandlerTests
 
         Assert.That(await AvailableAsync("PROD-SCARCE"), Is.Zero);
         Assert.That(emitted.Single(), Is.TypeOf<InventoryReservationFailed>());
-        Assert.That(await ReservationOfAsync(second.OrderId), Is.Null);
+        await AssertRejectedWithoutStockAsync(second.OrderId);
     }
 
     [Test]
@@ -146,7 +155,7 @@ public sealed class OrderCreatedHandlerTests
         var again = await HandleAsync(rejected with { EventId = IntegrationEvent.NewEventId() });
 
         Assert.That(again.OfType<InventoryReserved>(), Is.Empty);
-        Assert.That(await ReservationOfAsync(rejected.OrderId), Is.Null);
+        await AssertRejectedWithoutStockAsync(rejected.OrderId);
         Assert.That(await AvailableAsync("PROD-SCARCE"), Is.EqualTo(3));
     }
 

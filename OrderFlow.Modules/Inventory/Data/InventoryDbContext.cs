@@ -13,7 +13,8 @@ public sealed class StockItem
     public int Available { get; set; }
 }
 
-public enum ReservationStatus { Reserved, Released }
+/// <summary>Rejected: the order could not be served; recorded so a copy of its OrderCreated never reserves later.</summary>
+public enum ReservationStatus { Reserved, Released, Rejected }
 
 public sealed class Reservation
 {

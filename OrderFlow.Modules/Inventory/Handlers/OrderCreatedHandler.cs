@@ -10,7 +10,9 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
 {
     public async Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
     {
-        if (await db.Reservations.AnyAsync(r => r.OrderId == evt.OrderId, cancellationToken)) return;   // already reserved under another event id
+        // Already decided under another event id: reserved, released or rejected. A rejection is
+        // recorded too, or a copy arriving after stock came back would reserve for a rejected order.
+        if (await db.Reservations.AnyAsync(r => r.OrderId == evt.OrderId, cancellationToken)) return;
 
         var wanted = evt.Items.GroupBy(i => i.ProductId).Select(g => (ProductId: g.Key, Quantity: g.Sum(i => i.Quantity))).ToList();
         var stock = new List<(StockItem Item, int Quantity)>(wanted.Count);
@@ -19,12 +21,12 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
             var item = await db.Stock.FindAsync([productId], cancellationToken);
             if (item is null)
             {
-                outbox.Add(Failed(evt, "unknown_product", productId));
+                Reject(evt, "unknown_product", productId, outbox);
                 return;
             }
             if (item.Available < quantity)
             {
-                outbox.Add(Failed(evt, "insufficient_stock", productId));
+                Reject(evt, "insufficient_stock", productId, outbox);
                 return;
             }
             stock.Add((item, quantity));
@@ -43,11 +45,17 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
         outbox.Add(new InventoryReserved { OrderId = evt.OrderId, ReservationId = reservation.Id, Timestamp = reservation.CreatedAt });
     }
 
-    private InventoryReservationFailed Failed(OrderCreated evt, string reason, string productId) => new()
+    private void Reject(OrderCreated evt, string reason, string productId, Outbox outbox)
     {
-        OrderId = evt.OrderId,
-        Reason = reason,
-        ProductId = productId,
-        Timestamp = clock.GetUtcNow().UtcDateTime,
-    };
+        var now = clock.GetUtcNow().UtcDateTime;
+        db.Reservations.Add(new Reservation
+        {
+            Id = "RSV-" + Guid.CreateVersion7().ToString("N").ToUpperInvariant(),
+            OrderId = evt.OrderId,
+            Status = ReservationStatus.Rejected,
+            CreatedAt = now,
+            ReleaseReason = $"{reason}: {productId}",
+        });
+        outbox.Add(new InventoryReservationFailed { OrderId = evt.OrderId, Reason = reason, ProductId = productId, Timestamp = now });
+    }
 }

@@ -11,7 +11,7 @@ internal sealed class ReservationRelease(InventoryDbContext db, TimeProvider clo
     public async Task ReleaseAsync(string orderId, string reason, Outbox outbox, CancellationToken cancellationToken)
     {
         var reservation = await db.Reservations.Include(r => r.Lines).FirstOrDefaultAsync(r => r.OrderId == orderId, cancellationToken);
-        if (reservation is null || reservation.Status == ReservationStatus.Released) return;
+        if (reservation is null || reservation.Status != ReservationStatus.Reserved) return;
 
         foreach (var line in reservation.Lines)
         {

@@ -95,7 +95,8 @@ public sealed class Order
 
         var previous = Status;
         Status = next;
-        if (reason is not null || IsTerminalStatus(next)) Reason = reason;
+        // The reason names why an order ended; notes on intermediate steps stay in the history.
+        if (IsTerminalStatus(next)) Reason = reason;
         UpdatedAt = at;
         Version++;
         if (next == OrderStatus.Paid) PaidAt = at;

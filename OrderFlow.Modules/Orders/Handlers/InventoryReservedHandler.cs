@@ -9,9 +9,9 @@ internal sealed class InventoryReservedHandler(OrdersDbContext db, TimeProvider 
     public async Task HandleAsync(InventoryReserved evt, Outbox outbox, CancellationToken cancellationToken)
     {
         var order = await db.LoadAsync(evt.OrderId, cancellationToken);
+        order.ReservationId ??= evt.ReservationId;
         if (order.Status != OrderStatus.Created) return;   // cancelled meanwhile, or a payment overtook it
 
-        order.ReservationId = evt.ReservationId;
         order.MoveTo(OrderStatus.InventoryReserved, null, clock.GetUtcNow().UtcDateTime, outbox);
     }
 }
