@@ -3,7 +3,9 @@ using System.Text.Json.Serialization;
 namespace OrderFlow.Contracts;
 
 /// <summary>
-/// Fields every event carries. The CLR type name is the wire <c>event_type</c>;
+/// Fields every event carries. Properties with defaults have setters, not init accessors: the
+/// source-generated deserializer assigns every init property in one object initializer and so
+/// overwrites defaults with 0/null when a field is absent (dotnet/runtime#84484). The CLR type name is the wire <c>event_type</c>;
 /// <see cref="EventId"/> is the idempotency key consumers record in their inbox.
 /// </summary>
 public abstract record IntegrationEvent
@@ -21,11 +23,11 @@ public abstract record IntegrationEvent
 
     /// <summary>Unique per event; the consumers' idempotency key.</summary>
     [JsonPropertyOrder(110)]
-    public string EventId { get; init; } = NewEventId();
+    public string EventId { get; set; } = NewEventId();
 
     /// <summary>Schema version of this event's payload.</summary>
     [JsonPropertyOrder(120)]
-    public int EventVersion { get; init; } = 1;
+    public int EventVersion { get; set; } = 1;
 
     /// <summary>W3C trace id of the order's trace (also carried in the <c>traceparent</c> header).</summary>
     [JsonPropertyOrder(130)]

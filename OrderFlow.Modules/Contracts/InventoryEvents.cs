@@ -4,13 +4,13 @@ namespace OrderFlow.Contracts;
 public sealed record InventoryReserved : IntegrationEvent
 {
     public required string ReservationId { get; init; }
-    public string Status { get; init; } = "success";
+    public string Status { get; set; } = "success";
 }
 
 /// <summary>Published by Inventory on <see cref="Topics.InventoryEvents"/>: the order cannot be served.</summary>
 public sealed record InventoryReservationFailed : IntegrationEvent
 {
-    public string Status { get; init; } = "failed";
+    public string Status { get; set; } = "failed";
 
     /// <summary><c>insufficient_stock</c> or <c>unknown_product</c>.</summary>
     public required string Reason { get; init; }

@@ -4,14 +4,14 @@ namespace OrderFlow.Contracts;
 public sealed record PaymentCompleted : IntegrationEvent
 {
     public required string PaymentId { get; init; }
-    public string Status { get; init; } = "success";
+    public string Status { get; set; } = "success";
     public required decimal Amount { get; init; }
 }
 
 /// <summary>Published by Payment on <see cref="Topics.PaymentEvents"/>: the charge was declined.</summary>
 public sealed record PaymentFailed : IntegrationEvent
 {
-    public string Status { get; init; } = "failed";
+    public string Status { get; set; } = "failed";
     public required decimal Amount { get; init; }
     public required string Reason { get; init; }
 }

@@ -49,7 +49,11 @@ internal sealed class IncomingMessage
 
         if (!binding.Versions.Contains(evt.EventVersion))
             return Dead(raw, $"unsupported event_version {evt.EventVersion} of {eventType}; accepted: {string.Join(", ", binding.Versions)}");
-        if (string.IsNullOrWhiteSpace(evt.EventId) || evt.EventId.Length > 64) return Dead(raw, "event_id is missing or longer than 64 characters");
+        // A missing event_id must not become the fresh id the record would make up: a redelivered
+        // copy would then look new. The payload's id wins, then the header's, else dead-letter.
+        var eventId = PeekString(value, "event_id") ?? headers.GetString(HeaderNames.EventId);
+        if (string.IsNullOrWhiteSpace(eventId) || eventId.Length > 64) return Dead(raw, "event_id is missing or longer than 64 characters");
+        evt.EventId = eventId;
         if (string.IsNullOrWhiteSpace(evt.OrderId) || evt.OrderId.Length > 64) return Dead(raw, "order_id is missing or longer than 64 characters");
         var key = raw.Message.Key is null ? null : Encoding.UTF8.GetString(raw.Message.Key);
         if (key != evt.OrderId) return Dead(raw, $"message key '{Clip(key)}' does not match order_id '{Clip(evt.OrderId)}'");

@@ -21,7 +21,9 @@ public sealed class Outbox
     public Outbox(ModuleDbContext db, string? traceParent, DateTime now)
     {
         this.db = db;
-        this.traceParent = Tracing.CurrentOrNew(traceParent);
+        // The order's own trace wins over an ambient activity (an HTTP request's, say), so every
+        // event of one order stays in one trace.
+        this.traceParent = Tracing.IsValid(traceParent) ? traceParent! : Tracing.CurrentOrNew(null);
         this.now = now;
     }
 
@@ -45,7 +47,7 @@ public sealed class Outbox
             Topic = EventCatalog.TopicOf(evt.GetType()),
             Key = evt.OrderId,
             Payload = EventJson.Serialize(evt),
-            TraceParent = Activity.Current?.IdFormat == ActivityIdFormat.W3C ? Activity.Current.Id : traceParent,
+            TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && current.TraceId.ToHexString() == TraceId ? current.Id : traceParent,
             CreatedAt = now,
         });
     }
