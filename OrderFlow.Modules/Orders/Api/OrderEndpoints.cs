@@ -101,7 +101,8 @@ internal static class OrderEndpoints
         OrderStatus? wanted = null;
         if (!string.IsNullOrEmpty(status))
         {
-            if (Enum.TryParse<OrderStatus>(status, ignoreCase: true, out var parsed) && !int.TryParse(status, out _)) wanted = parsed;
+            // Not Enum.TryParse: it also takes comma-joined names ("Rejected,Cancelled") and ORs them into another status.
+            if (Enum.GetNames<OrderStatus>().FirstOrDefault(n => n.Equals(status, StringComparison.OrdinalIgnoreCase)) is { } name) wanted = Enum.Parse<OrderStatus>(name);
             else errors["status"] = [$"status must be one of {string.Join(", ", Enum.GetNames<OrderStatus>())}"];
         }
         var pageNumber = 1;
