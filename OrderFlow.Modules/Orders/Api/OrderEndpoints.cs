@@ -55,7 +55,8 @@ internal static class OrderEndpoints
         }
         catch (JsonException ex)
         {
-            var field = FieldOf(ex.Path);
+            // A syntax error (inner JsonReaderException) is the body's fault, not the field's where the reader stopped.
+            var field = ex.InnerException is JsonException ? null : FieldOf(ex.Path);
             return field is null
                 ? Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The body is not valid JSON", detail: ex.Message)
                 : Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [$"{field} has the wrong type or format"] },
