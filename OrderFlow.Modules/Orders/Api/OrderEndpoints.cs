@@ -107,10 +107,10 @@ internal static class OrderEndpoints
             else errors["status"] = [$"status must be one of {string.Join(", ", Enum.GetNames<OrderStatus>())}"];
         }
         var pageNumber = 1;
-        if (page is not null && (!int.TryParse(page, out pageNumber) || pageNumber < 1 || pageNumber > 1_000_000))
+        if (!string.IsNullOrEmpty(page) && (!int.TryParse(page, out pageNumber) || pageNumber < 1 || pageNumber > 1_000_000))
             errors["page"] = ["page must be a whole number from 1"];
         var size = 20;
-        if (page_size is not null && (!int.TryParse(page_size, out size) || size < 1 || size > options.Value.MaxPageSize))
+        if (!string.IsNullOrEmpty(page_size) && (!int.TryParse(page_size, out size) || size < 1 || size > options.Value.MaxPageSize))
             errors["page_size"] = [$"page_size must be between 1 and {options.Value.MaxPageSize}"];
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "Invalid query");
 
