@@ -55,7 +55,8 @@ internal static class OrderEndpoints
         }
         catch (JsonException ex)
         {
-            var field = FieldOf(ex.Path);
+            // A syntax error (inner JsonReaderException) is the body's fault, not the field's where the reader stopped.
+            var field = ex.InnerException is JsonException ? null : FieldOf(ex.Path);
             return field is null
                 ? Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The body is not valid JSON", detail: ex.Message)
                 : Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [$"{field} has the wrong type or format"] },
@@ -101,14 +102,15 @@ internal static class OrderEndpoints
         OrderStatus? wanted = null;
         if (!string.IsNullOrEmpty(status))
         {
-            if (Enum.TryParse<OrderStatus>(status, ignoreCase: true, out var parsed) && !int.TryParse(status, out _)) wanted = parsed;
+            // Not Enum.TryParse: it also takes comma-joined names ("Rejected,Cancelled") and ORs them into another status.
+            if (Enum.GetNames<OrderStatus>().FirstOrDefault(n => n.Equals(status, StringComparison.OrdinalIgnoreCase)) is { } name) wanted = Enum.Parse<OrderStatus>(name);
             else errors["status"] = [$"status must be one of {string.Join(", ", Enum.GetNames<OrderStatus>())}"];
         }
         var pageNumber = 1;
-        if (page is not null && (!int.TryParse(page, out pageNumber) || pageNumber < 1 || pageNumber > 1_000_000))
+        if (!string.IsNullOrEmpty(page) && (!int.TryParse(page, out pageNumber) || pageNumber < 1 || pageNumber > 1_000_000))
             errors["page"] = ["page must be a whole number from 1"];
         var size = 20;
-        if (page_size is not null && (!int.TryParse(page_size, out size) || size < 1 || size > options.Value.MaxPageSize))
+        if (!string.IsNullOrEmpty(page_size) && (!int.TryParse(page_size, out size) || size < 1 || size > options.Value.MaxPageSize))
             errors["page_size"] = [$"page_size must be between 1 and {options.Value.MaxPageSize}"];
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "Invalid query");
 

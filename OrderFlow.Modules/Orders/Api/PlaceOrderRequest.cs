@@ -45,7 +45,9 @@ internal sealed class PlaceOrderRequestValidator : AbstractValidator<PlaceOrderR
             .Must(items => items!.Count <= MaxItems).WithMessage($"an order holds at most {MaxItems} items")
             .OverridePropertyName("items");
 
-        RuleForEach(r => r.Items).Cascade(CascadeMode.Stop)
+        // No CascadeMode.Stop here: on a collection rule it stops at the first invalid item, and
+        // every invalid item must be named. The child validator skips a null item by itself.
+        RuleForEach(r => r.Items)
             .NotNull().WithMessage("item must be an object")
             .SetValidator(new PlaceOrderItemValidator()!)
             .OverridePropertyName("items");
