@@ -110,10 +110,11 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
     private Task<Order?> FindByKeyAsync(string key, CancellationToken cancellationToken) =>
         db.Orders.AsNoTracking().FirstOrDefaultAsync(o => o.IdempotencyKey == key, cancellationToken);
 
+    /// <summary>The request's meaning, not its spelling: 5.5 and 5.50 are the same price.</summary>
     private static string Hash(NewOrder request)
     {
         var canonical = new StringBuilder(request.UserId);
-        foreach (var item in request.Items) canonical.Append('|').Append(item.ProductId).Append(':').Append(item.Quantity).Append(':').Append(item.Price.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var item in request.Items) canonical.Append('|').Append(item.ProductId).Append(':').Append(item.Quantity).Append(':').Append(item.Price.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture));
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToString())));
     }
 }

@@ -98,16 +98,9 @@ public sealed class WireFormatTests
         Assert.That(Encoding.UTF8.GetString(EventJson.Serialize(evt)), Is.EqualTo(SpecPaymentCompleted));
     }
 
-    // PRODUCTION BUG, left unfixed on purpose (wire-format review): the source-generated metadata of
-    // EventJsonContext assigns every init-only property that is absent from the JSON its default(T),
-    // so the record initializers are lost (dotnet/runtime#84484): event_version = 1 reads as 0,
-    // event_id reads as null, InventoryReserved/PaymentCompleted status = "success" reads as null.
-    // §3's OrderCreated exactly as the spec prints it therefore round-trips to
-    // ...,"timestamp":"2025-11-06T10:30:00Z","event_version":0} (no event_id), and a consumer
-    // dead-letters it as "unsupported event_version 0". Remove the Ignore once EventJson honours
-    // the defaults.
+    // dotnet/runtime#84484: source-generated metadata used to assign absent init-only properties
+    // default(T), losing the records' defaults; the contracts use setters for defaulted fields.
     [Test]
-    [Ignore("Known production bug: EventJson drops record defaults (event_version, event_id, status) of absent fields; see the comment above")]
     public void Deserialize_WhenEventVersionIdAndStatusAreAbsent_UsesTheRecordDefaults()
     {
         const string json =
@@ -207,9 +200,9 @@ public sealed class WireFormatTests
     }
 
     [Test]
-    public void Add_WhenAnActivityIsCurrent_WritesTheTraceIdOfTheRowsTraceParent()
+    public void Add_WhenAnUnrelatedActivityIsCurrent_KeepsTheOrdersTrace()
     {
-        using var activity = new Activity("wire-format-test").SetIdFormat(ActivityIdFormat.W3C).Start();
+        using var activity = new Activity("an-http-request").SetIdFormat(ActivityIdFormat.W3C).Start();
         using var db = NewOrdersDbContext();
         var outbox = new Outbox(db, TraceParent, At);
 
@@ -219,9 +212,23 @@ public sealed class WireFormatTests
         using var payload = JsonDocument.Parse(row.Payload);
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(row.TraceParent, Is.EqualTo(activity.Id));
-            Assert.That(payload.RootElement.GetProperty("trace_id").GetString(), Is.EqualTo(activity.TraceId.ToHexString()));
+            Assert.That(row.TraceParent, Is.EqualTo(TraceParent));
+            Assert.That(payload.RootElement.GetProperty("trace_id").GetString(), Is.EqualTo(Tracing.TraceIdOf(TraceParent)));
         }
+    }
+
+    [Test]
+    public void Add_WhenASpanOfTheOrdersTraceIsCurrent_PointsTheRowAtThatSpan()
+    {
+        using var activity = new Activity("handling").SetIdFormat(ActivityIdFormat.W3C).SetParentId(TraceParent).Start();
+        using var db = NewOrdersDbContext();
+        var outbox = new Outbox(db, TraceParent, At);
+
+        outbox.Add(Sample(nameof(OrderCancelled)) with { TraceId = null });
+
+        var row = db.OutboxMessages.Local.Single();
+        Assert.That(row.TraceParent, Is.EqualTo(activity.Id));
+        Assert.That(Tracing.TraceIdOf(row.TraceParent!), Is.EqualTo(Tracing.TraceIdOf(TraceParent)));
     }
 
     [TestCaseSource(nameof(CatalogEventTypes))]

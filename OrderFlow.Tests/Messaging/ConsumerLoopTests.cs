@@ -129,16 +129,19 @@ public sealed class ConsumerLoopTests
         await ProduceRawAsync("ORD-A", new byte[5000], ("event_type", "OrderCreated"));
         await ProduceRawAsync("ORD-OTHER", json, ("event_type", "OrderCreated"));
         await ProduceRawAsync("ORD-A", [], ("event_type", "OrderCreated"));
+        var anonymous = Builders.AnOrderCreated("ORD-ANON").Build();
+        var withoutId = System.Text.RegularExpressions.Regex.Replace(Encoding.UTF8.GetString(EventJson.Serialize(anonymous)), "\"event_id\":\"[0-9a-f]+\",", "");
+        await ProduceRawAsync("ORD-ANON", Encoding.UTF8.GetBytes(withoutId), ("event_type", "OrderCreated"));
         await ProduceAsync(valid);
 
         await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, new() { ["OrderFlow:Messaging:MaxMessageBytes"] = "4096" });
 
         await Eventually.Until(async () => (await probe.ApplicationsAsync()).Any(a => a.EventId == valid.EventId), "the valid event after the poison to be applied");
-        var letters = await Eventually.Value(() => Task.FromResult(ReadDeadLetters()), l => l.Count >= 6, "six dead letters");
+        var letters = await Eventually.Value(() => Task.FromResult(ReadDeadLetters()), l => l.Count >= 7, "seven dead letters");
         var errors = letters.Select(l => l.Error!).ToList();
         Assert.Multiple(() =>
         {
-            Assert.That(letters, Has.Count.EqualTo(6));
+            Assert.That(letters, Has.Count.EqualTo(7));
             Assert.That(letters.Select(l => l.SourceTopic), Is.All.EqualTo(topic));
             Assert.That(letters.Select(l => l.SourcePartition), Is.All.Not.Null);
             Assert.That(letters.Select(l => l.SourceOffset), Is.All.Not.Null);
@@ -149,6 +152,7 @@ public sealed class ConsumerLoopTests
             Assert.That(errors, Has.Some.StartsWith("oversize message: 5000 bytes"));
             Assert.That(errors, Has.Some.StartsWith("message key 'ORD-OTHER' does not match order_id 'ORD-KEY'"));
             Assert.That(errors, Has.Some.EqualTo("empty payload"));
+            Assert.That(errors, Has.Some.EqualTo("event_id is missing or longer than 64 characters"));
         });
     }
 

@@ -20,12 +20,6 @@ public sealed class PlaceOrderItem
     public decimal? Price { get; set; }
 }
 
-/// <summary>Body of <c>POST /orders/{id}/cancel</c> (optional).</summary>
-public sealed class CancelOrderRequest
-{
-    public string? Reason { get; set; }
-}
-
 internal sealed class PlaceOrderRequestValidator : AbstractValidator<PlaceOrderRequest>
 {
     public const int MaxItems = 100;
