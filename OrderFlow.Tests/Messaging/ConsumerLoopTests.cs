@@ -8,15 +8,23 @@ using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Messaging;
 
-/// <summary>The consumer loop and outbox relay against the shared embedded broker.</summary>
-[TestFixture]
-public sealed class ConsumerLoopTests
+/// <summary>
+/// The consumer loop and outbox relay against the shared embedded broker and, where a Docker
+/// engine runs, the same tests against a real Kafka (Testcontainers).
+/// </summary>
+[TestFixture(TestBroker.Embedded)]
+[TestFixture(TestBroker.Docker, Category = "Docker")]
+public sealed class ConsumerLoopTests(string brokerKind)
 {
+    private TestBroker broker = null!;
     private string directory = null!;
     private string topic = null!;
     private string module = null!;
 
-    private static string Bootstrap => SharedBroker.Instance.BootstrapServers;
+    private string Bootstrap => broker.BootstrapServers;
+
+    [OneTimeSetUp]
+    public async Task ConnectBroker() => broker = await TestBroker.ForAsync(brokerKind);
 
     [SetUp]
     public void CreateTopicAndStore()
@@ -26,8 +34,9 @@ public sealed class ConsumerLoopTests
         var id = Guid.NewGuid().ToString("N")[..8];
         topic = $"probe-{id}";
         module = $"probe-{id}";
-        SharedBroker.Instance.CreateTopic(topic, 4);
-        SharedBroker.Instance.CreateTopic(Topics.DeadLetter(topic), 4);
+        broker.CreateTopic(topic, 4);
+        broker.CreateTopic(Topics.DeadLetter(topic), 4);
+        if (!broker.IsEmbedded) broker.CreateTopic(Topics.OrderEvents, 4);
     }
 
     [TearDown]
@@ -204,8 +213,8 @@ public sealed class ConsumerLoopTests
     private List<DeadLetter> ReadDeadLetters() =>
         DlqCommand.Read(Clients(), [Topics.DeadLetter(topic)], CancellationToken.None).ToList();
 
-    private static KafkaClientFactory Clients() =>
-        new(Options.Create(new KafkaOptions { BootstrapServers = Bootstrap, UsingEmbeddedBroker = true }));
+    private KafkaClientFactory Clients() =>
+        new(Options.Create(new KafkaOptions { BootstrapServers = Bootstrap, UsingEmbeddedBroker = broker.IsEmbedded }));
 
     private async Task<List<Application>> ApplicationsInAsync()
     {
@@ -219,9 +228,9 @@ public sealed class ConsumerLoopTests
         return scope.ServiceProvider.GetRequiredService<ProbeDbContext>().OutboxMessages.Count();
     }
 
-    private static IProducer<byte[]?, byte[]?>? producer;
+    private IProducer<byte[]?, byte[]?>? producer;
 
-    private static IProducer<byte[]?, byte[]?> Producer =>
+    private IProducer<byte[]?, byte[]?> Producer =>
         producer ??= new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = Bootstrap, LingerMs = 1 }).Build();
 
     private Task ProduceAsync(OrderCreated evt, bool wait = true) =>
@@ -238,16 +247,16 @@ public sealed class ConsumerLoopTests
         else Producer.Produce(topic, message);
     }
 
-    private static void FlushProducer() => Producer.Flush(TimeSpan.FromSeconds(30));
+    private void FlushProducer() => Producer.Flush(TimeSpan.FromSeconds(30));
 
-    private static Message<byte[]?, byte[]?> FindOnTopic(string name, string eventId)
+    private Message<byte[]?, byte[]?> FindOnTopic(string name, string eventId)
     {
         var letters = DlqCommand.Read(Clients(), [name], CancellationToken.None);
         return letters.Single(l => l.EventId == eventId).Message;
     }
 
     [OneTimeTearDown]
-    public static void DisposeProducer()
+    public void DisposeProducer()
     {
         producer?.Dispose();
         producer = null;

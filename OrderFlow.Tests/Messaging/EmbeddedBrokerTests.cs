@@ -125,3 +125,23 @@ public sealed class EmbeddedBrokerTests
         return (process.ExitCode, await output + await error);
     }
 }
+
+/// <summary>Topic creation on a real cluster goes through the AdminClient and is idempotent.</summary>
+[TestFixture]
+[Category("Docker")]
+public sealed class RealClusterTopicTests
+{
+    [Test]
+    public async Task EnsureTopics_WhenRunTwiceOnARealCluster_CreatesEveryTopicOnceWithThePartitionCount()
+    {
+        var broker = await TestBroker.ForAsync(TestBroker.Docker);
+        var config = new AdminClientConfig { BootstrapServers = broker.BootstrapServers };
+
+        await BrokerConnector.EnsureTopicsAsync(config, 6, 1, CancellationToken.None);
+        await BrokerConnector.EnsureTopicsAsync(config, 6, 1, CancellationToken.None);
+
+        using var admin = new AdminClientBuilder(config).Build();
+        var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
+        Assert.That(metadata.Topics.Where(t => Topics.All.Contains(t.Topic)).Select(t => t.Partitions.Count), Is.EqualTo(Enumerable.Repeat(6, Topics.All.Count)));
+    }
+}

@@ -12,5 +12,9 @@ public sealed class SharedBroker
     public void Start() => Instance = EmbeddedBroker.Start(0, 4);
 
     [OneTimeTearDown]
-    public async Task Stop() => await Instance.DisposeAsync();
+    public async Task Stop()
+    {
+        await Instance.DisposeAsync();
+        await Support.DockerTestBroker.StopAsync();
+    }
 }
