@@ -106,12 +106,14 @@ internal static class DlqCommand
             var headers = r.Message.Headers;
             letters.Add(new DeadLetter(r.Topic, r.Partition.Value, r.Offset.Value,
                 headers.GetString(HeaderNames.DlqSourceTopic), headers.GetString(HeaderNames.DlqSourcePartition), headers.GetString(HeaderNames.DlqSourceOffset),
-                headers.GetString(HeaderNames.EventType), headers.GetString(HeaderNames.EventId), headers.GetString(HeaderNames.DlqError),
+                headers.GetString(HeaderNames.EventType), headers.GetString(HeaderNames.EventId) ?? PayloadEventId(r.Message.Value), headers.GetString(HeaderNames.DlqError),
                 headers.GetString(HeaderNames.DlqAttempts), headers.GetString(HeaderNames.DlqFailedAt), r.Message));
             if (r.Offset.Value + 1 >= ends.GetValueOrDefault(r.TopicPartition, long.MaxValue)) ends.Remove(r.TopicPartition);
         }
         return letters.OrderBy(l => l.Topic).ThenBy(l => l.Partition).ThenBy(l => l.Offset).ToList();
     }
+
+    private static string? PayloadEventId(byte[]? value) => value is null ? null : IncomingMessage.PeekString(value, "event_id");
 
     /// <summary>
     /// Produces each selected dead letter to its source topic with its original key, value and
