@@ -31,15 +31,18 @@ internal static class GenerateCommand
             orders, rate, users, inFlight, seed, timeout, mode, report,
         };
         command.TreatUnmatchedTokensAsErrors = false;
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(orders) < 1) result.AddError("--orders must be at least 1");
-            if (result.GetValue(rate) < 0) result.AddError("--rate must not be negative");
-            if (result.GetValue(users) < 1) result.AddError("--users must be at least 1");
-            if (result.GetValue(inFlight) < 1) result.AddError("--max-in-flight must be at least 1");
-        });
         command.SetAction(async (result, cancellationToken) =>
         {
+            var problems = new List<string>();
+            if (result.GetValue(orders) < 1) problems.Add("--orders must be at least 1");
+            if (result.GetValue(rate) < 0) problems.Add("--rate must not be negative");
+            if (result.GetValue(users) < 1) problems.Add("--users must be at least 1");
+            if (result.GetValue(inFlight) < 1) problems.Add("--max-in-flight must be at least 1");
+            if (problems.Count > 0)
+            {
+                foreach (var problem in problems) await Console.Error.WriteLineAsync(problem);
+                return 2;
+            }
             var configArgs = CommandLine.ConfigArgs(result);
             var configuration = OrderFlowApp.LoadConfiguration(configArgs);
             var catalog = configuration.GetSection(InventoryModule.Section).Get<InventoryOptions>()?.Catalog.Keys.Order().ToList() ?? [];

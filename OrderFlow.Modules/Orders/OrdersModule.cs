@@ -2,6 +2,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using OrderFlow.Contracts;
 using OrderFlow.Messaging;
@@ -51,6 +52,7 @@ public static class OrdersModule
     public static IServiceCollection AddOrdersStore(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddModuleStore<OrdersDbContext>(configuration);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<OrdersOptions>().Bind(configuration.GetSection(Section));
         services.AddScoped<OrderPlacement>();
         services.AddSingleton<OutboxSignal<OrdersDbContext>>();
