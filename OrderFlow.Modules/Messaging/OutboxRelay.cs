@@ -49,8 +49,10 @@ internal sealed partial class OutboxRelay<TContext>(
                     .ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
-        // Drain on shutdown: whatever was committed before the stop goes out now if the broker is up.
-        try { await RelayOnceAsync(CancellationToken.None); } catch (Exception ex) { LogRelayFailed(ex, module, failures); }
+        // Drain on shutdown: whatever was committed before the stop goes out now if the broker is
+        // up; bounded, so a broker that is down cannot hold the shutdown (the rows stay for next time).
+        using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try { await RelayOnceAsync(drain.Token); } catch (Exception ex) { LogRelayFailed(ex, module, failures); }
     }
 
     /// <summary>Sends one batch; returns how many rows were published and removed.</summary>
