@@ -174,6 +174,17 @@ public sealed class ConsumerLoopTests(string brokerKind)
         plan.FailuresLeft[flaky.OrderId] = 3;
         await ProduceAsync(flaky);
         foreach (var evt in others) await ProduceAsync(evt);
+        long retries = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "orderflow.messages.retries") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags) if (tag.Key == "module" && (string?)tag.Value == module) Interlocked.Add(ref retries, value);
+        });
+        listener.Start();
 
         await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, plan: plan);
 
@@ -181,6 +192,7 @@ public sealed class ConsumerLoopTests(string brokerKind)
         var applied = await probe.ApplicationsAsync();
         Assert.That(applied.Count(a => a.OrderId == flaky.OrderId), Is.EqualTo(1));
         Assert.That(plan.Attempts[flaky.OrderId], Is.EqualTo(4), "three failed attempts and one success (the batch attempt counts as the first)");
+        Assert.That(Interlocked.Read(ref retries), Is.GreaterThanOrEqualTo(2), "retries are counted in orderflow.messages.retries");
         Assert.That(ReadDeadLetters(), Is.Empty);
     }
 
