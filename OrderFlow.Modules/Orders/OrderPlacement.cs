@@ -19,10 +19,12 @@ public sealed record CancelResult(CancelOutcome Outcome, Order? Order);
 public sealed record NewOrderLine(string ProductId, int Quantity, decimal Price);
 
 /// <summary>A validated order, as the placement service takes it.</summary>
-public sealed record NewOrder(string UserId, IReadOnlyList<NewOrderLine> Items)
+public sealed record NewOrder(string UserId, IReadOnlyList<NewOrderLine> Items, string? Currency = null, Contracts.ShippingAddress? ShippingAddress = null)
 {
     public static NewOrder From(PlaceOrderRequest request) =>
-        new(request.UserId!, request.Items!.Select(i => new NewOrderLine(i!.ProductId!, i.Quantity!.Value, i.Price!.Value)).ToList());
+        new(request.UserId!, request.Items!.Select(i => new NewOrderLine(i!.ProductId!, i.Quantity!.Value, i.Price!.Value)).ToList(),
+            request.Currency,
+            request.ShippingAddress is { } a ? new Contracts.ShippingAddress(a.Line1!, a.City!, a.PostalCode!, a.Country!) : null);
 }
 
 /// <summary>
@@ -95,6 +97,10 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
             UserId = request.UserId,
             Items = request.Items.Select(i => new OrderLine { ProductId = i.ProductId, Quantity = i.Quantity, Price = i.Price }).ToList(),
             TotalAmount = request.Items.Sum(i => i.Quantity * i.Price),
+            Currency = request.Currency,
+            ShippingAddress = request.ShippingAddress is { } a
+                ? new OrderAddress { Line1 = a.Line1, City = a.City, PostalCode = a.PostalCode, Country = a.Country }
+                : null,
             IdempotencyKey = idempotencyKey,
             RequestHash = hash,
             TraceParent = outbox.TraceParent,
@@ -113,7 +119,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
     /// <summary>The request's meaning, not its spelling: 5.5 and 5.50 are the same price.</summary>
     private static string Hash(NewOrder request)
     {
-        var canonical = new StringBuilder(request.UserId);
+        var canonical = new StringBuilder(request.UserId).Append('|').Append(request.Currency).Append('|').Append(request.ShippingAddress);
         foreach (var item in request.Items) canonical.Append('|').Append(item.ProductId).Append(':').Append(item.Quantity).Append(':').Append(item.Price.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture));
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToString())));
     }

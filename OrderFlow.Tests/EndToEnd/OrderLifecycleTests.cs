@@ -86,6 +86,49 @@ public sealed class OrderLifecycleTests
     }
 
     [Test]
+    public async Task Order_WithCurrencyAndShippingAddress_IsAnnouncedAsVersion2AndCompletes()
+    {
+        var response = await host.Http.PostAsJsonAsync("/orders", new
+        {
+            user_id = "USER-V2",
+            currency = "EUR",
+            shipping_address = new { line1 = "1 Main Street", city = "Berlin", postal_code = "10115", country = "DE" },
+            items = new[] { new { product_id = "PROD-001", quantity = 1, price = 19.99m } },
+        });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var orderId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("order_id").GetString()!;
+
+        var order = await host.WaitForStatusAsync(orderId, "Completed");
+
+        Assert.That(order.GetProperty("currency").GetString(), Is.EqualTo("EUR"));
+        Assert.That(order.GetProperty("shipping_address").GetProperty("city").GetString(), Is.EqualTo("Berlin"));
+        var clients = new OrderFlow.Messaging.KafkaClientFactory(Microsoft.Extensions.Options.Options.Create(
+            new OrderFlow.Messaging.KafkaOptions { BootstrapServers = host.Broker!.BootstrapServers, UsingEmbeddedBroker = true }));
+        var created = OrderFlow.Host.Cli.DlqCommand.Read(clients, [OrderFlow.Contracts.Topics.OrderEvents], CancellationToken.None)
+            .Single(m => m.EventType == "OrderCreated" && System.Text.Encoding.UTF8.GetString(m.Message.Key!) == orderId);
+        using var payload = JsonDocument.Parse(created.Message.Value);
+        Assert.That(OrderFlow.Messaging.HeaderNames.GetString(created.Message.Headers, "event_version"), Is.EqualTo("2"));
+        Assert.That(payload.RootElement.GetProperty("event_version").GetInt32(), Is.EqualTo(2));
+        Assert.That(payload.RootElement.GetProperty("shipping_address").GetProperty("postal_code").GetString(), Is.EqualTo("10115"));
+    }
+
+    [Test]
+    public async Task Post_WhenCurrencyAndAddressAreMalformed_NamesEachField()
+    {
+        var response = await host.Http.PostAsJsonAsync("/orders", new
+        {
+            user_id = "USER-V2",
+            currency = "euro",
+            shipping_address = new { line1 = "", city = "Berlin", postal_code = "10115", country = "Germany" },
+            items = new[] { new { product_id = "PROD-001", quantity = 1, price = 19.99m } },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.That(errors.EnumerateObject().Select(p => p.Name), Is.EquivalentTo(new[] { "currency", "shipping_address.line1", "shipping_address.country" }));
+    }
+
+    [Test]
     public async Task Cancel_WhenOrderIsAlreadyCompleted_IsRefusedWith409()
     {
         var orderId = await host.PlaceOrderAsync("USER-005", ("PROD-001", 1, 1m));

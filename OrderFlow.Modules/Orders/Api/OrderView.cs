@@ -5,7 +5,7 @@ namespace OrderFlow.Orders.Api;
 /// <summary>What <c>GET /orders/{id}</c> returns.</summary>
 public sealed record OrderView(
     string OrderId, string UserId, string Status, string? Reason, string? PaymentFailure,
-    IReadOnlyList<OrderLineView> Items, decimal TotalAmount, string? Currency,
+    IReadOnlyList<OrderLineView> Items, decimal TotalAmount, string? Currency, OrderAddress? ShippingAddress,
     string? ReservationId, string? PaymentId, string TraceId,
     DateTime CreatedAt, DateTime UpdatedAt, DateTime? TerminalAt, bool IsTerminal,
     IReadOnlyList<OrderTransitionView> History)
@@ -13,7 +13,7 @@ public sealed record OrderView(
     public static OrderView From(Order order) => new(
         order.Id, order.UserId, order.Status.ToString(), order.Reason, order.PaymentFailure,
         order.Items.Select(i => new OrderLineView(i.ProductId, i.Quantity, i.Price, i.Quantity * i.Price)).ToList(),
-        order.TotalAmount, order.Currency, order.ReservationId, order.PaymentId,
+        order.TotalAmount, order.Currency, order.ShippingAddress, order.ReservationId, order.PaymentId,
         Messaging.Tracing.TraceIdOf(order.TraceParent), order.CreatedAt, order.UpdatedAt, order.TerminalAt, order.IsTerminal,
         order.History.Select(h => new OrderTransitionView(h.From, h.To, h.Reason, h.At)).ToList());
 }

@@ -9,8 +9,21 @@ public sealed class PlaceOrderRequest
     public string? UserId { get; set; }
     public List<PlaceOrderItem?>? Items { get; set; }
 
+    /// <summary>ISO 4217 code; optional. With it or a shipping address the order is announced as OrderCreated v2.</summary>
+    public string? Currency { get; set; }
+
+    public PlaceOrderAddress? ShippingAddress { get; set; }
+
     [JsonExtensionData]
     public Dictionary<string, System.Text.Json.JsonElement>? Unknown { get; set; }
+}
+
+public sealed class PlaceOrderAddress
+{
+    public string? Line1 { get; set; }
+    public string? City { get; set; }
+    public string? PostalCode { get; set; }
+    public string? Country { get; set; }
 }
 
 public sealed class PlaceOrderItem
@@ -41,6 +54,11 @@ internal sealed class PlaceOrderRequestValidator : AbstractValidator<PlaceOrderR
 
         // No CascadeMode.Stop here: on a collection rule it stops at the first invalid item, and
         // every invalid item must be named. The child validator skips a null item by itself.
+        RuleFor(r => r.Currency).Matches("^[A-Z]{3}$").WithMessage("currency must be an ISO 4217 code such as EUR")
+            .OverridePropertyName("currency");
+        RuleFor(r => r.ShippingAddress!).SetValidator(new PlaceOrderAddressValidator()).When(r => r.ShippingAddress is not null)
+            .OverridePropertyName("shipping_address");
+
         RuleForEach(r => r.Items)
             .NotNull().WithMessage("item must be an object")
             .SetValidator(new PlaceOrderItemValidator()!)
@@ -66,5 +84,20 @@ internal sealed class PlaceOrderItemValidator : AbstractValidator<PlaceOrderItem
             .LessThanOrEqualTo(PlaceOrderRequestValidator.MaxPrice).WithMessage($"price must be at most {PlaceOrderRequestValidator.MaxPrice}")
             .Must(p => decimal.Round(p!.Value, 2) == p.Value).WithMessage("price has at most 2 decimals")
             .OverridePropertyName("price");
+    }
+}
+
+internal sealed class PlaceOrderAddressValidator : AbstractValidator<PlaceOrderAddress>
+{
+    public PlaceOrderAddressValidator()
+    {
+        RuleFor(a => a.Line1).NotEmpty().WithMessage("line1 is required").MaximumLength(200).WithMessage("line1 has at most 200 characters")
+            .OverridePropertyName("line1");
+        RuleFor(a => a.City).NotEmpty().WithMessage("city is required").MaximumLength(100).WithMessage("city has at most 100 characters")
+            .OverridePropertyName("city");
+        RuleFor(a => a.PostalCode).NotEmpty().WithMessage("postal_code is required").Matches("^[A-Za-z0-9 -]{2,12}$")
+            .WithMessage("postal_code must be 2-12 letters, digits, spaces or dashes").OverridePropertyName("postal_code");
+        RuleFor(a => a.Country).NotEmpty().WithMessage("country is required").Matches("^[A-Z]{2}$")
+            .WithMessage("country must be an ISO 3166 alpha-2 code such as DE").OverridePropertyName("country");
     }
 }

@@ -31,6 +31,15 @@ public sealed class OrderLine
     public decimal Price { get; set; }
 }
 
+/// <summary>Where an order ships to (OrderCreated v2), stored inside the order row.</summary>
+public sealed class OrderAddress
+{
+    public required string Line1 { get; set; }
+    public required string City { get; set; }
+    public required string PostalCode { get; set; }
+    public required string Country { get; set; }
+}
+
 /// <summary>One transition of the order's state machine, stored inside the order row.</summary>
 public sealed class OrderTransition
 {
@@ -64,6 +73,7 @@ public sealed class Order
     public string? Reason { get; private set; }
     public decimal TotalAmount { get; init; }
     public string? Currency { get; init; }
+    public OrderAddress? ShippingAddress { get; init; }
     public List<OrderLine> Items { get; init; } = [];
     public List<OrderTransition> History { get; init; } = [];
     public string? ReservationId { get; set; }
@@ -118,12 +128,16 @@ public sealed class Order
             outbox.Add(new OrderCancelled { OrderId = Id, Reason = reason ?? OrderReasons.UserCancelled, Timestamp = at });
     }
 
+    /// <summary>Version 1, the original design's event, unless the order has a currency or a shipping address (version 2).</summary>
     public OrderCreated ToCreatedEvent() => new()
     {
         OrderId = Id,
         UserId = UserId,
         Items = Items.Select(i => new OrderItem(i.ProductId, i.Quantity, i.Price)).ToList(),
         TotalAmount = TotalAmount,
+        Currency = Currency,
+        ShippingAddress = ShippingAddress is { } a ? new ShippingAddress(a.Line1, a.City, a.PostalCode, a.Country) : null,
+        EventVersion = Currency is null && ShippingAddress is null ? 1 : 2,
         Timestamp = CreatedAt,
     };
 }

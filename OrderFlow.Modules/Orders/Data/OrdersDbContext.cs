@@ -41,6 +41,14 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
                 items.Property(i => i.Quantity).HasJsonPropertyName("quantity");
                 items.Property(i => i.Price).HasJsonPropertyName("price");
             });
+            order.OwnsOne(o => o.ShippingAddress, address =>
+            {
+                address.ToJson("shipping_address");
+                address.Property(a => a.Line1).HasJsonPropertyName("line1");
+                address.Property(a => a.City).HasJsonPropertyName("city");
+                address.Property(a => a.PostalCode).HasJsonPropertyName("postal_code");
+                address.Property(a => a.Country).HasJsonPropertyName("country");
+            });
             order.OwnsMany(o => o.History, history =>
             {
                 history.ToJson("history");

@@ -216,6 +216,38 @@ namespace OrderFlow.Orders.Data.Migrations
 
             modelBuilder.Entity("OrderFlow.Orders.Data.Order", b =>
                 {
+                    b.OwnsOne("OrderFlow.Orders.Data.OrderAddress", "ShippingAddress", b1 =>
+                        {
+                            b1.Property<string>("OrderId");
+
+                            b1.Property<string>("City")
+                                .IsRequired()
+                                .HasJsonPropertyName("city");
+
+                            b1.Property<string>("Country")
+                                .IsRequired()
+                                .HasJsonPropertyName("country");
+
+                            b1.Property<string>("Line1")
+                                .IsRequired()
+                                .HasJsonPropertyName("line1");
+
+                            b1.Property<string>("PostalCode")
+                                .IsRequired()
+                                .HasJsonPropertyName("postal_code");
+
+                            b1.HasKey("OrderId");
+
+                            b1.ToTable("orders_orders");
+
+                            b1
+                                .ToJson("shipping_address")
+                                .HasColumnType("TEXT");
+
+                            b1.WithOwner()
+                                .HasForeignKey("OrderId");
+                        });
+
                     b.OwnsMany("OrderFlow.Orders.Data.OrderLine", "Items", b1 =>
                         {
                             b1.Property<string>("OrderId");
@@ -281,6 +313,8 @@ namespace OrderFlow.Orders.Data.Migrations
                     b.Navigation("History");
 
                     b.Navigation("Items");
+
+                    b.Navigation("ShippingAddress");
                 });
 #pragma warning restore 612, 618
         }
