@@ -83,15 +83,9 @@ internal sealed class IncomingMessage
     // The error goes to a log line and a header: parts of it come from the message (an unknown
     // event_type, a serializer message quoting a value), so it is bounded and kept on one line.
     private static IncomingMessage Dead(ConsumeResult<byte[]?, byte[]?> raw, string error) =>
-        new() { Raw = raw, Error = OneLine(error.Length <= 500 ? error : error[..500] + "…") };
+        new() { Raw = raw, Error = LogMask.OneLine(error.Length <= 500 ? error : error[..500] + "…") };
 
     private static string? Clip(string? text) => text is null || text.Length <= 64 ? text : text[..64] + "…";
-
-    private static string OneLine(string text) =>
-        text.Any(char.IsControl) ? string.Create(text.Length, text, (span, source) =>
-        {
-            for (var i = 0; i < source.Length; i++) span[i] = char.IsControl(source[i]) ? '?' : source[i];
-        }) : text;
 
     /// <summary>Reads one top-level string property without deserializing the payload.</summary>
     internal static string? PeekString(ReadOnlySpan<byte> json, string property)
