@@ -6,6 +6,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using OrderFlow.Host.Broker;
 using OrderFlow.Host.Health;
+using OrderFlow.Host.Security;
 using OrderFlow.Inventory;
 using OrderFlow.Messaging;
 using OrderFlow.Notification;
@@ -21,9 +22,11 @@ public static class OrderFlowApp
     public static async Task<WebApplication> BuildWebAsync(string[] args, Action<IConfigurationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddSecretsFile();
         configure?.Invoke(builder.Configuration);
         var broker = await builder.ConnectBrokerAsync();
         builder.AddOrderFlow();
+        builder.AddApiSecurity();
 
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();
@@ -37,6 +40,7 @@ public static class OrderFlowApp
         app.Logger.LogInformation("{Broker}", broker.Announcement);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseApiSecurity();
         app.MapOpenApi();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
@@ -54,6 +58,7 @@ public static class OrderFlowApp
     public static async Task<IHost> BuildWorkerAsync(string[] args, Action<IConfigurationBuilder>? configure = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddSecretsFile();
         configure?.Invoke(builder.Configuration);
         var broker = await builder.ConnectBrokerAsync();
         builder.AddOrderFlow();
@@ -71,6 +76,7 @@ public static class OrderFlowApp
             ContentRootPath = AppContext.BaseDirectory,
             DisableDefaults = false,
         });
+        builder.Configuration.AddSecretsFile();
         configure?.Invoke(builder.Configuration);
         return builder.Configuration;
     }

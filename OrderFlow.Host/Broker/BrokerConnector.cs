@@ -47,8 +47,10 @@ public static class BrokerConnector
 
     public static bool AnswersAsKafka(string bootstrapServers, KafkaOptions? options = null)
     {
-        var config = new AdminClientConfig { BootstrapServers = bootstrapServers, SocketTimeoutMs = 3_000 };
-        foreach (var (key, value) in options?.Properties ?? []) config.Set(key, value);
+        // Through the factory, like every other client, so Kafka:Properties (SASL, TLS) apply here too.
+        var probe = new KafkaOptions { BootstrapServers = bootstrapServers, Properties = options?.Properties ?? [] };
+        var config = new KafkaClientFactory(Microsoft.Extensions.Options.Options.Create(probe)).AdminConfig();
+        config.SocketTimeoutMs = 3_000;
         try
         {
             using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();

@@ -149,7 +149,8 @@ internal static class GenerateCommand
         try
         {
             using var response = await http.GetAsync(new Uri(new Uri(HostUrl(configuration)), "/health/live"));
-            return response.IsSuccessStatusCode;
+            // 401: a host answers but wants a key for health checks (OrderFlow:Api:RequireKeyFor:Health).
+            return response.IsSuccessStatusCode || response.StatusCode == System.Net.HttpStatusCode.Unauthorized;
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {

@@ -16,7 +16,23 @@ internal sealed class IncomingMessage
     public string? Error { get; init; }
     public bool Ignored { get; init; }
 
+    /// <summary>
+    /// Never throws: a message the checks below did not foresee is dead-lettered too, instead of
+    /// failing the loop, which would restart at the same offset and wedge the partition.
+    /// </summary>
     public static IncomingMessage Parse(ConsumeResult<byte[]?, byte[]?> raw, EventConsumerRegistration registration, int maxBytes)
+    {
+        try
+        {
+            return ParseChecked(raw, registration, maxBytes);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return Dead(raw, $"unreadable message: {ex.GetType().Name}: {ex.Message}");
+        }
+    }
+
+    private static IncomingMessage ParseChecked(ConsumeResult<byte[]?, byte[]?> raw, EventConsumerRegistration registration, int maxBytes)
     {
         var value = raw.Message.Value;
         var headers = raw.Message.Headers;
@@ -64,7 +80,10 @@ internal sealed class IncomingMessage
         return new IncomingMessage { Raw = raw, Event = evt, Binding = binding, TraceParent = Tracing.IsValid(traceParent) ? traceParent : null };
     }
 
-    private static IncomingMessage Dead(ConsumeResult<byte[]?, byte[]?> raw, string error) => new() { Raw = raw, Error = error };
+    // The error goes to a log line and a header: parts of it come from the message (an unknown
+    // event_type, a serializer message quoting a value), so it is bounded and kept on one line.
+    private static IncomingMessage Dead(ConsumeResult<byte[]?, byte[]?> raw, string error) =>
+        new() { Raw = raw, Error = LogMask.OneLine(error.Length <= 500 ? error : error[..500] + "…") };
 
     private static string? Clip(string? text) => text is null || text.Length <= 64 ? text : text[..64] + "…";
 
@@ -85,8 +104,9 @@ internal sealed class IncomingMessage
                 reader.Skip();
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: the string is not valid UTF-8 (GetString cannot transcode it).
         }
         return null;
     }

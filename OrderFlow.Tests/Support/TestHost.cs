@@ -28,7 +28,11 @@ public sealed class TestHost : IAsyncDisposable
         Directory = directory;
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
+        Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
     }
+
+    /// <summary>The key every test host accepts; <see cref="Http"/> sends it.</summary>
+    public const string ApiKey = "test-api-key-0123456789abcdef";
 
     public static readonly JsonSerializerOptions Json = CreateJson();
 
@@ -38,16 +42,23 @@ public sealed class TestHost : IAsyncDisposable
     public string DatabasePath => Path.Combine(Directory, "orderflow.db");
     public EmbeddedBroker? Broker => ownBroker;
 
-    /// <summary>Starts a host. <paramref name="broker"/> null: a fresh broker for this host alone.</summary>
-    public static async Task<TestHost> StartAsync(IDictionary<string, string?>? settings = null, EmbeddedBroker? broker = null, string? directory = null)
+    /// <summary>
+    /// Starts a host. <paramref name="broker"/> null: a fresh broker for this host alone. A setting
+    /// given as null removes that default (appsettings.json then decides). <paramref name="logs"/>
+    /// receives every log entry from start-up on.
+    /// </summary>
+    public static async Task<TestHost> StartAsync(IDictionary<string, string?>? settings = null, EmbeddedBroker? broker = null, string? directory = null,
+        Microsoft.Extensions.Logging.ILoggerProvider? logs = null)
     {
         var ownBroker = broker is null ? EmbeddedBroker.Start(0, 3) : null;
         var ownsDirectory = directory is null;
         directory ??= Path.Combine(Path.GetTempPath(), "orderflow-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         var config = DefaultSettings(directory, (broker ?? ownBroker)!.Port);
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) config[key] = value;
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+            if (value is null) config.Remove(key); else config[key] = value;
         var app = await OrderFlowApp.BuildWebAsync([], builder => builder.AddInMemoryCollection(config));
+        if (logs is not null) app.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().AddProvider(logs);
         await app.StartAsync();
         return new TestHost(app, ownBroker, directory, ownsDirectory);
     }
@@ -63,6 +74,11 @@ public sealed class TestHost : IAsyncDisposable
         ["OrderFlow:Modules:Orders:SagaCheckInterval"] = "00:00:00.200",
         ["Logging:LogLevel:Default"] = "Warning",
         ["Logging:LogLevel:OrderFlow"] = "Warning",
+        // The API as deployed: a key on every request (Http sends it). Rate limits are tested in
+        // Security/RateLimitTests; here they are out of the way of tests that poll quickly.
+        ["OrderFlow:Api:Keys:0"] = ApiKey,
+        ["OrderFlow:Api:RateLimit:PermitsPerSecond"] = "100000",
+        ["OrderFlow:Api:RateLimit:Burst"] = "100000",
     };
 
     public T Service<T>() where T : notnull => app.Services.GetRequiredService<T>();

@@ -5,13 +5,15 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrderFlow.Messaging;
 using OrderFlow.Orders.Data;
 
 namespace OrderFlow.Orders.Api;
 
 /// <summary>The order API of SPEC §5. Every client error is a 4xx with RFC 7807 problem details.</summary>
-internal static class OrderEndpoints
+internal static partial class OrderEndpoints
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
 
@@ -21,6 +23,9 @@ internal static class OrderEndpoints
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
         NumberHandling = JsonNumberHandling.Strict,
         MaxDepth = 8,
+        // {"user_id":"A","user_id":"B"}: a proxy or log that reads the first and this API the last
+        // would disagree about who ordered; refused instead.
+        AllowDuplicateProperties = false,
     };
 
     public static IEndpointRouteBuilder MapOrderEndpoints(this IEndpointRouteBuilder app)
@@ -42,7 +47,8 @@ internal static class OrderEndpoints
         return app;
     }
 
-    private static async Task<IResult> PlaceAsync(HttpRequest http, OrderPlacement placement, IValidator<PlaceOrderRequest> validator, CancellationToken cancellationToken)
+    private static async Task<IResult> PlaceAsync(HttpRequest http, OrderPlacement placement, IValidator<PlaceOrderRequest> validator,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         // A wrong content type never gets here: the Accepts metadata makes routing answer 415.
         PlaceOrderRequest? request;
@@ -56,7 +62,8 @@ internal static class OrderEndpoints
             var field = ex.InnerException is JsonException ? null : FieldOf(ex.Path);
             return field is null
                 ? Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The body is not valid JSON", detail: ex.Message)
-                : Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [$"{field} has the wrong type or format"] },
+                : Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [ex.Message.StartsWith("Duplicate", StringComparison.Ordinal)
+                    ? $"{field} appears more than once" : $"{field} has the wrong type or format"] },
                     title: "One or more fields are invalid");
         }
         if (request is null)
@@ -71,6 +78,11 @@ internal static class OrderEndpoints
             foreach (var name in unknown.Keys)
                 errors[name] = [name == "total_amount" ? "total_amount is computed by the server; do not send it" : $"unknown field {name}"];
         }
+        for (var i = 0; i < (request.Items?.Count ?? 0); i++)
+        {
+            foreach (var name in request.Items![i]?.Unknown?.Keys ?? Enumerable.Empty<string>())
+                errors[$"items[{i}].{name}"] = [name == "line_total" ? "line_total is computed by the server; do not send it" : $"unknown field {name}"];
+        }
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "One or more fields are invalid");
 
         var key = http.Headers[IdempotencyKeyHeader].FirstOrDefault();
@@ -82,6 +94,9 @@ internal static class OrderEndpoints
             return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Idempotency-Key reused",
                 detail: $"The key was first used for order {result.Order.Id} with a different body.");
 
+        if (result.Outcome == PlaceOutcome.Created)
+            LogAccepted(loggers.CreateLogger("OrderFlow.Orders.Api"), result.Order.Id, LogMask.UserId(result.Order.UserId),
+                http.HttpContext.User.Identity?.Name ?? "anonymous", result.Order.Items.Count, result.Order.TotalAmount);
         var location = $"/orders/{result.Order.Id}";
         return Results.Accepted(location, new OrderAccepted(result.Order.Id, result.Order.Status.ToString(), result.Order.TotalAmount, location));
     }
@@ -136,6 +151,10 @@ internal static class OrderEndpoints
 
     private static IResult NotFound(string id) =>
         Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Order not found", detail: $"There is no order {id}.");
+
+    // The user id is masked: logs are read by more people, and kept longer, than the order store.
+    [LoggerMessage(LogLevel.Information, "Order {OrderId} accepted for {User} from {Client}: {Items} item(s), total {Total}")]
+    private static partial void LogAccepted(ILogger logger, string orderId, string user, string client, int items, decimal total);
 
     /// <summary>"$.items[0].quantity" → "items[0].quantity"; null for the root.</summary>
     private static string? FieldOf(string? path) =>

@@ -31,6 +31,10 @@ public sealed class PlaceOrderItem
     public string? ProductId { get; set; }
     public int? Quantity { get; set; }
     public decimal? Price { get; set; }
+
+    /// <summary>Fields the API does not know (a <c>line_total</c>, a <c>discount</c>): refused, like unknown fields of the order.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unknown { get; set; }
 }
 
 internal sealed class PlaceOrderRequestValidator : AbstractValidator<PlaceOrderRequest>
@@ -38,7 +42,8 @@ internal sealed class PlaceOrderRequestValidator : AbstractValidator<PlaceOrderR
     public const int MaxItems = 100;
     public const int MaxQuantity = 10_000;
     public const decimal MaxPrice = 1_000_000m;
-    internal const string IdPattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$";
+    // \z, not $: in .NET, $ also matches before a final newline, so "USER-1\n" would pass.
+    internal const string IdPattern = @"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\z";
 
     public PlaceOrderRequestValidator()
     {

@@ -1,0 +1,72 @@
+using System.Text;
+using Confluent.Kafka;
+using OrderFlow.Contracts;
+using OrderFlow.Messaging;
+using OrderFlow.Tests.Messaging;
+using OrderFlow.Tests.Support;
+
+namespace OrderFlow.Tests.Security;
+
+/// <summary>What the fuzz test found, pinned down: parsing a consumed message never throws, and its error is safe to log.</summary>
+[TestFixture]
+public sealed class IncomingMessageHardeningTests
+{
+    private static readonly EventConsumerRegistration Registration =
+        new ServiceCollection().AddEventConsumer<ProbeDbContext>("probe", "probe-topic").Handle<OrderCreated, ProbeHandler>(1, 2).Registration;
+
+    [Test]
+    public void Parse_WhenThePayloadEventTypeIsInvalidUtf8AndThereIsNoHeader_DeadLettersInsteadOfThrowing()
+    {
+        var evt = Builders.AnOrderCreated().Build();
+        var json = EventJson.Serialize(evt);
+        var at = Encoding.UTF8.GetString(json).IndexOf("\"OrderCreated\"", StringComparison.Ordinal);
+        byte[] value = [.. json[..at], (byte)'"', 0x4F, 0xC0, 0xAF, (byte)'"', .. json[(at + "\"OrderCreated\"".Length)..]];
+
+        var message = IncomingMessage.Parse(Raw(evt.OrderId, value), Registration, 65_536);
+
+        Assert.That(message.Error, Is.Not.Null);
+        Assert.That(message.Event, Is.Null);
+    }
+
+    [Test]
+    public void Parse_WhenTheErrorQuotesControlCharactersFromTheMessage_KeepsItOnOneBoundedLine()
+    {
+        var evt = Builders.AnOrderCreated().Build();
+        var forged = "Mystery\r\n2026-01-01 info: admin logged in" + new string('x', 5_000);
+
+        var message = IncomingMessage.Parse(Raw(evt.OrderId, EventJson.Serialize(evt), (HeaderNames.EventType, forged)), Registration, 65_536);
+
+        Assert.That(message.Error, Does.StartWith("unknown event_type 'Mystery??2026"));
+        Assert.That(message.Error!.Any(char.IsControl), Is.False);
+        Assert.That(message.Error.Length, Is.LessThanOrEqualTo(501));
+    }
+
+    [Test]
+    public void Parse_WhenATimestampIsHugeAndMultiLine_BoundsTheQuotedValue()
+    {
+        var evt = Builders.AnOrderCreated().Build();
+        var json = Encoding.UTF8.GetString(EventJson.Serialize(evt));
+        var stamp = json.IndexOf("\"timestamp\":\"", StringComparison.Ordinal) + "\"timestamp\":\"".Length;
+        var end = json.IndexOf('"', stamp);
+        var value = json[..stamp] + "line one\\nline two" + new string('9', 20_000) + json[end..];
+
+        var message = IncomingMessage.Parse(Raw(evt.OrderId, Encoding.UTF8.GetBytes(value), (HeaderNames.EventType, "OrderCreated")), Registration, 65_536);
+
+        Assert.That(message.Error, Does.StartWith("malformed OrderCreated payload"));
+        Assert.That(message.Error!.Any(char.IsControl), Is.False);
+        Assert.That(message.Error.Length, Is.LessThanOrEqualTo(501));
+    }
+
+    private static ConsumeResult<byte[]?, byte[]?> Raw(string key, byte[] value, params (string Name, string Value)[] headers)
+    {
+        var kafkaHeaders = new Headers();
+        foreach (var (name, v) in headers) kafkaHeaders.Add(name, Encoding.UTF8.GetBytes(v));
+        return new ConsumeResult<byte[]?, byte[]?>
+        {
+            Topic = "probe-topic",
+            Partition = new Partition(0),
+            Offset = new Offset(1),
+            Message = new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(key), Value = value, Headers = kafkaHeaders },
+        };
+    }
+}
