@@ -1,10 +1,15 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Confluent.Kafka;
+using OrderFlow.Contracts;
+using OrderFlow.Messaging;
 using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Observability;
 
 /// <summary>SPEC §7: <c>/metrics</c> counts what really happened, once, and consumer lag drains to zero.</summary>
 [TestFixture]
-public sealed class MetricsTests
+public sealed partial class MetricsTests
 {
     [Test]
     public async Task Metrics_WhenOrdersFlowThrough_CountEachOrderOnceAndLagDrainsToZero()
@@ -49,6 +54,48 @@ public sealed class MetricsTests
         await Eventually.Until(async () => (await host.MetricsAsync()).Where(s => s.Name == "orderflow_outbox_backlog").All(s => s.Value == 0),
             "every outbox to be empty");
     }
+
+    [Test]
+    public async Task Metrics_WhenAMessageIsDeadLettered_CountItAndExportEveryNamePrometheusAndGrafanaUse()
+    {
+        await using var host = await TestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["OrderFlow:Modules:Payment:DeclineAbove"] = "1000",
+            ["OrderFlow:Messaging:LagIntervalMs"] = "100",
+        });
+        var completed = await host.PlaceOrderAsync("USER-1", ("PROD-001", 1, 10m));
+        var declined = await host.PlaceOrderAsync("USER-2", ("PROD-001", 1, 5000m));
+        await host.WaitForStatusAsync(completed, "Completed");
+        await host.WaitForStatusAsync(declined, "Cancelled");
+        using (var producer = new ProducerBuilder<byte[], byte[]>(host.Service<KafkaClientFactory>().ProducerConfig()).Build())
+            await producer.ProduceAsync(Topics.InventoryEvents, new Message<byte[], byte[]>
+            {
+                Key = Encoding.UTF8.GetBytes(completed),
+                Value = Encoding.UTF8.GetBytes("not json"),
+                Headers = new Headers { { HeaderNames.EventType, Encoding.UTF8.GetBytes("InventoryReleased") } },
+            });
+
+        var samples = await Eventually.Value(host.MetricsAsync, s => Sum(s, "orderflow_dead_letters_total") == 1, "one dead letter counted");
+        await Eventually.Until(async () => (await host.MetricsAsync()).Any(s => s.Name == "orderflow_consumer_lag"), "consumer lag measured");
+        samples = await host.MetricsAsync();
+        var exported = samples.Select(s => s.Name).ToHashSet();
+        var used = DeployFiles().SelectMany(f => MetricName().Matches(File.ReadAllText(f)).Select(m => (File: Path.GetFileName(f), Name: m.Value))).Distinct().ToList();
+
+        Assert.That(samples.Single(s => s.Name == "orderflow_dead_letters_total")["topic"], Is.EqualTo(Topics.InventoryEvents));
+        Assert.That(Sum(samples, "orderflow_messages_failed_total", "orders"), Is.EqualTo(1));
+        Assert.That(used, Is.Not.Empty);
+        Assert.That(used.Where(u => !exported.Contains(u.Name)).Select(u => $"{u.File}: {u.Name}"), Is.Empty,
+            "every metric the Prometheus rules and the Grafana dashboard query is one the host exports");
+    }
+
+    private static IEnumerable<string> DeployFiles() =>
+    [
+        Path.Combine(RepoPaths.Root, "deploy", "prometheus", "alerts.yml"),
+        Path.Combine(RepoPaths.Root, "deploy", "grafana", "dashboards", "orderflow.json"),
+    ];
+
+    [GeneratedRegex(@"\borderflow_[a-z_]+\b")]
+    private static partial Regex MetricName();
 
     private static double Sum(IEnumerable<Sample> samples, string name, string? module = null) =>
         samples.Where(s => s.Name == name && (module is null || s["module"] == module)).Sum(s => s.Value);
