@@ -12,10 +12,17 @@ namespace OrderFlow.Tests.Observability;
 [TestFixture]
 public sealed class TimelineTests
 {
+    private TestHost host = null!;
+
+    [OneTimeSetUp]
+    public async Task Start() => host = await TestHost.StartAsync();
+
+    [OneTimeTearDown]
+    public async Task Stop() => await host.DisposeAsync();
+
     [Test]
     public async Task Timeline_WhenAnOrderCompletes_ListsEveryTransitionAndWhatEachModuleApplied()
     {
-        await using var host = await TestHost.StartAsync();
         var orderId = await host.PlaceOrderAsync("USER-1", ("PROD-001", 2, 10m));
         var order = await host.WaitForStatusAsync(orderId, "Completed");
 
@@ -43,16 +50,16 @@ public sealed class TimelineTests
     public async Task Timeline_WhenAChargeIsRetriedAndAMessageDeadLettered_ShowsTheFailedAttemptsAndTheDeadLetter()
     {
         var (seed, rate) = SeedWhoseFirstTwoDrawsFail();
-        await using var host = await TestHost.StartAsync(new Dictionary<string, string?>
+        await using var failing = await TestHost.StartAsync(new Dictionary<string, string?>
         {
             ["OrderFlow:Modules:Payment:Seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["OrderFlow:Modules:Payment:TransientErrorRate"] = rate.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["OrderFlow:Messaging:MaxAttempts"] = "10",
         });
-        var orderId = await host.PlaceOrderAsync("USER-2", ("PROD-001", 1, 10m));
-        await host.WaitForStatusAsync(orderId, "Completed");
+        var orderId = await failing.PlaceOrderAsync("USER-2", ("PROD-001", 1, 10m));
+        await failing.WaitForStatusAsync(orderId, "Completed");
 
-        using (var producer = new ProducerBuilder<byte[], byte[]>(host.Service<KafkaClientFactory>().ProducerConfig()).Build())
+        using (var producer = new ProducerBuilder<byte[], byte[]>(failing.Service<KafkaClientFactory>().ProducerConfig()).Build())
         {
             await producer.ProduceAsync(Topics.InventoryEvents, new Message<byte[], byte[]>
             {
@@ -61,7 +68,7 @@ public sealed class TimelineTests
                 Headers = new Headers { { HeaderNames.EventType, Encoding.UTF8.GetBytes("InventoryReleased") } },
             });
         }
-        var timeline = await Eventually.Value(() => host.GetJsonAsync($"/orders/{orderId}/timeline"),
+        var timeline = await Eventually.Value(() => failing.GetJsonAsync($"/orders/{orderId}/timeline"),
             t => Entries(t).Any(e => e.Kind == "dead_letter"), "the dead letter in the timeline");
         var entries = Entries(timeline);
 
@@ -80,8 +87,6 @@ public sealed class TimelineTests
     [Test]
     public async Task Timeline_WhenTheOrderIsUnknown_Returns404ProblemDetails()
     {
-        await using var host = await TestHost.StartAsync();
-
         var response = await host.Http.GetAsync("/orders/ORD-NOPE/timeline");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
