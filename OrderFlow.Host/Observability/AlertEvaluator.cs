@@ -2,10 +2,10 @@ using Microsoft.Extensions.Options;
 
 namespace OrderFlow.Host.Observability;
 
-public enum AlertState { Ok, Pending, Firing }
+internal enum AlertState { Ok, Pending, Firing }
 
 /// <summary>One rule as last evaluated: what <c>GET /alerts</c> lists.</summary>
-public sealed record AlertStatus(
+internal sealed record AlertStatus(
     string Name, string Signal, string? Description, string Comparison, double Threshold, string Unit, double? Value, string? Detail,
     AlertState State, DateTime? Since, TimeSpan Window, TimeSpan For, DateTime EvaluatedAt);
 
@@ -15,7 +15,7 @@ public sealed record AlertStatus(
 /// <see cref="AlertRuleOptions.For"/>; it is logged once when it starts firing and once when it
 /// resolves. Firing rules turn <c>/health/ready</c> degraded (<see cref="AlertsHealthCheck"/>).
 /// </summary>
-public sealed partial class AlertEvaluator(IOptions<AlertOptions> options, Signals signals, TimeProvider clock, ILogger<AlertEvaluator> logger)
+internal sealed partial class AlertEvaluator(IOptions<AlertOptions> options, Signals signals, TimeProvider clock, ILogger<AlertEvaluator> logger)
     : BackgroundService
 {
     private readonly Lock gate = new();

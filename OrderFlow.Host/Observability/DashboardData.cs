@@ -3,15 +3,15 @@ using OrderFlow.Orders.Data;
 
 namespace OrderFlow.Host.Observability;
 
-public sealed record ThroughputView(double OrdersPerSecond, double CreatedPerSecond, double MessagesPerSecond, int WindowSeconds);
-public sealed record LatencyView(double? P50, double? P95, double? P99, long Orders, int WindowSeconds);
-public sealed record GroupLagView(string Group, long Lag, int Partitions);
-public sealed record RatesView(double? PaymentSuccess, double? ReservationSuccess, double? OrderFailure, int WindowSeconds);
-public sealed record TotalsView(double Created, double Completed, double Rejected, double Cancelled, double MessagesProcessed, double DeadLetters, long OutboxBacklog);
-public sealed record RecentOrderView(string OrderId, string Status, string? Reason, DateTime CreatedAt, DateTime UpdatedAt, string Timeline);
+internal sealed record ThroughputView(double OrdersPerSecond, double CreatedPerSecond, double MessagesPerSecond, int WindowSeconds);
+internal sealed record LatencyView(double? P50, double? P95, double? P99, long Orders, int WindowSeconds);
+internal sealed record GroupLagView(string Group, long Lag, int Partitions);
+internal sealed record RatesView(double? PaymentSuccess, double? ReservationSuccess, double? OrderFailure, int WindowSeconds);
+internal sealed record TotalsView(double Created, double Completed, double Rejected, double Cancelled, double MessagesProcessed, double DeadLetters, long OutboxBacklog);
+internal sealed record RecentOrderView(string OrderId, string Status, string? Reason, DateTime CreatedAt, DateTime UpdatedAt, string Timeline);
 
 /// <summary>What the dashboard polls (<c>GET /dashboard/data</c>).</summary>
-public sealed record DashboardView(
+internal sealed record DashboardView(
     DateTime GeneratedAt, ThroughputView Throughput, LatencyView Latency, RatesView Rates, IReadOnlyList<GroupLagView> Lag,
     IReadOnlyDictionary<string, int> OrdersByState, TotalsView Totals, IReadOnlyList<AlertStatus> Alerts, IReadOnlyList<RecentOrderView> RecentOrders);
 
@@ -20,7 +20,7 @@ public sealed record DashboardView(
 /// rates over the last minute (from this host's metrics), lag, alerts, and — from the Orders
 /// table, so they hold across restarts and processes — orders by state and the latest orders.
 /// </summary>
-public sealed class DashboardData(MetricsWindow metrics, Signals signals, AlertEvaluator alerts, OrdersDbContext orders, TimeProvider clock)
+internal sealed class DashboardData(MetricsWindow metrics, Signals signals, AlertEvaluator alerts, OrdersDbContext orders, TimeProvider clock)
 {
     private static readonly TimeSpan Recent = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);

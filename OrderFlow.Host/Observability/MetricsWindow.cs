@@ -9,7 +9,7 @@ namespace OrderFlow.Host.Observability;
 /// It listens to the same measurements OpenTelemetry exports at <c>/metrics</c>, and only to the
 /// meters of this host's <see cref="IMeterFactory"/> (several hosts can share a test process).
 /// </summary>
-public sealed class MetricsWindow : IDisposable
+internal sealed class MetricsWindow : IDisposable
 {
     private readonly MeterListener listener = new();
     private readonly TimeProvider clock;
@@ -141,7 +141,7 @@ public sealed class MetricsWindow : IDisposable
 /// Counts of values in logarithmic bins (each 8 % wider than the last, from 0.1 ms to about
 /// 3 hours), so quantiles over minutes of measurements cost a fixed few hundred integers.
 /// </summary>
-public sealed class LogHistogram
+internal sealed class LogHistogram
 {
     private const double Min = 0.0001;
     private const double Growth = 1.08;

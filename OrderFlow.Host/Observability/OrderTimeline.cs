@@ -13,7 +13,7 @@ using OrderFlow.Persistence;
 namespace OrderFlow.Host.Observability;
 
 /// <summary>One thing that happened to an order, in one module.</summary>
-public sealed record TimelineEntry(
+internal sealed record TimelineEntry(
     DateTime At, string Module, string Kind, string Summary,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? EventType = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? EventId = null,
@@ -24,7 +24,7 @@ public sealed record TimelineEntry(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null);
 
 /// <summary>What <c>GET /orders/{id}/timeline</c> returns.</summary>
-public sealed record TimelineView(
+internal sealed record TimelineView(
     string OrderId, string? Status, string? Reason, string? TraceId, DateTime? CreatedAt, DateTime? TerminalAt, double? DurationSeconds,
     IReadOnlyList<TimelineEntry> Entries, bool DeadLettersChecked, string? DeadLettersNote);
 
@@ -35,7 +35,7 @@ public sealed record TimelineView(
 /// attempts seen by this process, and the dead letters in <c>&lt;topic&gt;.dlq</c>. Like
 /// <c>verify</c>, it reads every module's tables, so it is part of the host, not of a module.
 /// </summary>
-public sealed class OrderTimeline(
+internal sealed class OrderTimeline(
     OrdersDbContext orders, InventoryDbContext inventory, PaymentDbContext payment, NotificationDbContext notification,
     DeliveryJournal journal, KafkaClientFactory kafka)
 {

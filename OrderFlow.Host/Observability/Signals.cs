@@ -3,13 +3,13 @@ using OrderFlow.Messaging;
 namespace OrderFlow.Host.Observability;
 
 /// <summary>A signal's current value (null: no data in the window) and what it refers to.</summary>
-public sealed record SignalValue(double? Value, string Unit, string? Detail = null);
+internal sealed record SignalValue(double? Value, string Unit, string? Detail = null);
 
 /// <summary>
 /// The signals alert rules can watch, computed from this host's recent metrics
 /// (<see cref="MetricsWindow"/>) and gauges. Names are stable: they appear in appsettings.json.
 /// </summary>
-public sealed class Signals(MetricsWindow metrics, MessagingMetrics messaging)
+internal sealed class Signals(MetricsWindow metrics, MessagingMetrics messaging)
 {
     public const string ConsumerLag = "consumer_lag";
     public const string OrderFailureRate = "order_failure_rate";

@@ -8,7 +8,7 @@ namespace OrderFlow.Inventory;
 /// Reservation outcomes, counted when the decision commits. The success rate is
 /// <c>reserved / (reserved + rejected)</c> of <c>orderflow.inventory.reservations</c>.
 /// </summary>
-public sealed class InventoryMetrics
+internal sealed class InventoryMetrics
 {
     private readonly Counter<long> reservations;
     private readonly Counter<long> releases;

@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace OrderFlow.Messaging;
 
 /// <summary>A failed attempt at applying an event: retried later, or the last one before the dead letter.</summary>
-public sealed record DeliveryFailure(
+internal sealed record DeliveryFailure(
     string Module, string OrderId, string EventType, string EventId, string Topic, int Partition, long Offset,
     int Attempt, string Error, bool DeadLettered, DateTime At);
 
@@ -12,7 +12,7 @@ public sealed record DeliveryFailure(
 /// in memory and is bounded: retries leave no row in the store (the unit of work rolled back), and
 /// dead letters are kept for good in <c>&lt;topic&gt;.dlq</c>, which the timeline reads as well.
 /// </summary>
-public sealed class DeliveryJournal
+internal sealed class DeliveryJournal
 {
     public const int Capacity = 10_000;
 

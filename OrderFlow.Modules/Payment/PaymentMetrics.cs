@@ -8,7 +8,7 @@ namespace OrderFlow.Payment;
 /// Charge outcomes and refunds, counted when they commit. The payment success rate is
 /// <c>completed / (completed + failed)</c> of <c>orderflow.payment.charges</c>.
 /// </summary>
-public sealed class PaymentMetrics
+internal sealed class PaymentMetrics
 {
     private readonly Counter<long> charges;
     private readonly Counter<long> refunds;
