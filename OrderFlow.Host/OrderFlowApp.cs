@@ -6,6 +6,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using OrderFlow.Host.Broker;
 using OrderFlow.Host.Health;
+using OrderFlow.Host.Observability;
 using OrderFlow.Host.Security;
 using OrderFlow.Inventory;
 using OrderFlow.Messaging;
@@ -35,6 +36,7 @@ public static class OrderFlowApp
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
             .AddCheck<BrokerHealthCheck>("broker", tags: ["ready"]);
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter());
+        builder.AddObservability();
 
         var app = builder.Build();
         app.Logger.LogInformation("{Broker}", broker.Announcement);
@@ -51,6 +53,7 @@ public static class OrderFlowApp
         });
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOrdersModule();
+        app.MapObservability();
         return app;
     }
 

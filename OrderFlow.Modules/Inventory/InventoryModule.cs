@@ -27,6 +27,7 @@ public static class InventoryModule
             .Validate(o => o.Catalog.All(p => p.Value >= 0 && p.Key.Length is > 0 and <= 64), "catalogue quantities must be >= 0 and ids 1-64 characters")
             .ValidateOnStart();
         builder.Services.AddModuleStore<InventoryDbContext>(builder.Configuration);
+        builder.Services.AddSingleton<InventoryMetrics>();
         builder.Services.AddHostedService<StockSeeder>();
         builder.Services.AddScoped<ReservationRelease>();
         builder.Services.AddEventConsumer<InventoryDbContext>("inventory", Topics.OrderEvents, Topics.PaymentEvents)

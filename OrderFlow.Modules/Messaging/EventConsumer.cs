@@ -26,7 +26,7 @@ namespace OrderFlow.Messaging;
 internal sealed partial class EventConsumer<TContext>(
     EventConsumerRegistration registration, IServiceScopeFactory scopes, KafkaClientFactory kafka,
     DeadLetterPublisher deadLetters, OutboxSignal<TContext> outboxSignal, IOptions<MessagingOptions> options,
-    MessagingMetrics metrics, TimeProvider clock, ILogger<EventConsumer<TContext>> logger)
+    MessagingMetrics metrics, DeliveryJournal journal, TimeProvider clock, ILogger<EventConsumer<TContext>> logger)
     : BackgroundService where TContext : ModuleDbContext
 {
     private readonly MessagingOptions settings = options.Value;
@@ -151,13 +151,24 @@ internal sealed partial class EventConsumer<TContext>(
 
     private async Task ApplyWithRetryAsync(IncomingMessage message, CancellationToken stoppingToken)
     {
+        // One span around every attempt: the retries, a refused transition and the dead letter are
+        // logged inside the order's trace.
+        using var activity = StartActivity(message);
         var attempts = 0;
         try
         {
             await retry.ExecuteAsync(async _ =>
             {
                 attempts++;
-                await ApplyAsync([message], CancellationToken.None);
+                try
+                {
+                    await ApplyAsync([message], CancellationToken.None, traced: false);
+                }
+                catch (Exception ex)
+                {
+                    Journal(message, attempts, ex.GetType().Name + ": " + ex.Message, deadLettered: false);
+                    throw;
+                }
             }, stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -167,12 +178,13 @@ internal sealed partial class EventConsumer<TContext>(
         catch (Exception ex)
         {
             if (ex is IllegalTransitionException) LogIllegalTransition(registration.Module, message.Event!.EventType, message.Event.OrderId, ex.Message);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
             await DeadLetterAsync(message, $"{ex.GetType().Name}: {ex.Message}", attempts, stoppingToken);
         }
     }
 
     /// <summary>One transaction: inbox rows, handlers and outbox rows for every message, then commit.</summary>
-    private async Task ApplyAsync(IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken)
+    private async Task ApplyAsync(IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken, bool traced = true)
     {
         var started = Stopwatch.GetTimestamp();
         await using var scope = scopes.CreateAsyncScope();
@@ -192,7 +204,7 @@ internal sealed partial class EventConsumer<TContext>(
                 metrics.Duplicate(registration.Module);
                 continue;
             }
-            using var activity = StartActivity(message);
+            using var activity = traced ? StartActivity(message) : null;
             db.Inbox.Add(new InboxMessage
             {
                 EventId = evt.EventId,
@@ -232,6 +244,15 @@ internal sealed partial class EventConsumer<TContext>(
     {
         await deadLetters.PublishAsync(message.Raw, registration.GroupId, error, attempts, stoppingToken);
         metrics.DeadLettered(registration.Module, message.Raw.Topic);
+        Journal(message, attempts, error, deadLettered: true);
+    }
+
+    private void Journal(IncomingMessage message, int attempt, string error, bool deadLettered)
+    {
+        var orderId = message.Event?.OrderId ?? (message.Raw.Message.Key is { } key ? System.Text.Encoding.UTF8.GetString(key) : null);
+        if (orderId is null) return;
+        journal.Record(new DeliveryFailure(registration.Module, orderId, message.Event?.EventType ?? "?", message.Event?.EventId ?? "?",
+            message.Raw.Topic, message.Raw.Partition.Value, message.Raw.Offset.Value, attempt, error, deadLettered, clock.GetUtcNow().UtcDateTime));
     }
 
     private static ResiliencePipeline BuildRetry(MessagingOptions options, string module, MessagingMetrics metrics, ILogger logger) =>

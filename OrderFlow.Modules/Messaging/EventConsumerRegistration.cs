@@ -90,6 +90,7 @@ public static class MessagingServiceCollectionExtensions
         services.TryAddSingleton<DeadLetterPublisher>();
         services.AddMetrics();
         services.TryAddSingleton<MessagingMetrics>();
+        services.TryAddSingleton<DeliveryJournal>();
         return services;
     }
 
@@ -104,6 +105,7 @@ public static class MessagingServiceCollectionExtensions
         services.AddSingleton(registration);
         services.AddOutboxRelay<TContext>();
         services.AddSingleton<IHostedService>(sp => ActivatorUtilitiesCreate<EventConsumer<TContext>>(sp, registration));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ConsumerLagMonitor>());
         return new EventConsumerBuilder<TContext>(services, registration);
     }
 

@@ -26,4 +26,7 @@ public sealed class MessagingOptions
     [Range(1, 60_000)] public int OutboxPollIntervalMs { get; set; } = 100;
 
     [Range(1, 50_000)] public int OutboxBatchSize { get; set; } = 2_000;
+
+    /// <summary>How often consumer lag (high watermark − committed offset) is measured for this process's consumer groups.</summary>
+    [Range(50, 600_000)] public int LagIntervalMs { get; set; } = 1_000;
 }

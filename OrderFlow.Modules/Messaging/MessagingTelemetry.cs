@@ -9,6 +9,21 @@ public static class MessagingTelemetry
 {
     public const string Name = "OrderFlow";
     public static readonly ActivitySource Source = new(Name);
+
+    /// <summary>
+    /// A span in the order's own trace (its W3C <paramref name="traceParent"/>) for work that no
+    /// message started, such as the saga's deadline; log lines written inside it carry the order's
+    /// trace id. Null when nobody listens.
+    /// </summary>
+    public static Activity? StartOrderActivity(string name, string? traceParent, string module, string orderId)
+    {
+        if (!Source.HasListeners()) return null;
+        ActivityContext.TryParse(traceParent, null, out var parent);
+        var activity = Source.StartActivity(name, ActivityKind.Internal, parent);
+        activity?.SetTag("orderflow.module", module);
+        activity?.SetTag("orderflow.order_id", orderId);
+        return activity;
+    }
 }
 
 /// <summary>Messaging instruments, tagged by module. Exported by the host at <c>/metrics</c>.</summary>
@@ -22,6 +37,7 @@ public sealed class MessagingMetrics
     private readonly Counter<long> outboxPublished;
     private readonly Histogram<double> duration;
     private readonly ConcurrentDictionary<string, long> outboxBacklog = new();
+    private readonly ConcurrentDictionary<string, IReadOnlyList<PartitionLag>> consumerLag = new();
 
     public MessagingMetrics(IMeterFactory meters)
     {
@@ -37,6 +53,8 @@ public sealed class MessagingMetrics
         meter.CreateObservableGauge("orderflow.outbox.backlog", () =>
             outboxBacklog.Select(kv => new Measurement<long>(kv.Value, new KeyValuePair<string, object?>("module", kv.Key))),
             "{message}", "Outbox rows waiting to be published");
+        meter.CreateObservableGauge("orderflow.consumer.lag", ObserveLag,
+            "{message}", "Messages not yet applied by a consumer group: high watermark minus committed offset, per partition");
     }
 
     public void Processed(string module, int count, double secondsEach)
@@ -57,4 +75,22 @@ public sealed class MessagingMetrics
 
     public void OutboxPublished(string module, int count) => outboxPublished.Add(count, new KeyValuePair<string, object?>("module", module));
     public void SetOutboxBacklog(string module, long rows) => outboxBacklog[module] = rows;
+
+    /// <summary>Outbox rows waiting, per module, as last seen by each relay.</summary>
+    public IReadOnlyDictionary<string, long> OutboxBacklog => outboxBacklog;
+
+    /// <summary>Replaces the lag of one consumer group (all its partitions); an empty list means unknown.</summary>
+    public void SetConsumerLag(string group, IReadOnlyList<PartitionLag> partitions) => consumerLag[group] = partitions;
+
+    /// <summary>Lag per consumer group, as last measured by <see cref="ConsumerLagMonitor"/>.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<PartitionLag>> ConsumerLag => consumerLag;
+
+    private IEnumerable<Measurement<long>> ObserveLag() =>
+        consumerLag.SelectMany(group => group.Value.Select(p => new Measurement<long>(p.Lag,
+            new KeyValuePair<string, object?>("group", group.Key),
+            new KeyValuePair<string, object?>("topic", p.Topic),
+            new KeyValuePair<string, object?>("partition", p.Partition))));
 }
+
+/// <summary>How far one consumer group is behind on one partition.</summary>
+public sealed record PartitionLag(string Topic, int Partition, long Lag);

@@ -61,7 +61,8 @@ internal sealed partial class OutboxRelay<TContext>(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
         var rows = await db.OutboxMessages.AsNoTracking().OrderBy(m => m.Id).Take(options.Value.OutboxBatchSize).ToListAsync(cancellationToken);
-        metrics.SetOutboxBacklog(module, rows.Count);
+        // A full batch means there may be more: count them, so the backlog gauge is not capped at the batch size.
+        metrics.SetOutboxBacklog(module, rows.Count < options.Value.OutboxBatchSize ? rows.Count : await db.OutboxMessages.LongCountAsync(cancellationToken));
         if (rows.Count == 0) return 0;
 
         var delivered = new long[rows.Count];

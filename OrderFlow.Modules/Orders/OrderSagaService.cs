@@ -59,6 +59,7 @@ internal sealed partial class OrderSagaService(
 
         foreach (var order in expired)
         {
+            using var activity = MessagingTelemetry.StartOrderActivity("orders saga timeout", order.TraceParent, "orders", order.Id);
             LogTimedOut(order.Id, order.Status);
             order.MoveTo(OrderStatus.Cancelled, OrderReasons.TimedOut, now, new Outbox(db, order.TraceParent, now));
         }

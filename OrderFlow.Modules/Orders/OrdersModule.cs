@@ -27,6 +27,7 @@ public static class OrdersModule
         if (!section.GetValue("Enabled", true)) return builder;
 
         builder.Services.AddOptions<OrdersOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<OrdersMetrics>();
         builder.Services.AddModuleStore<OrdersDbContext>(builder.Configuration);
         builder.Services.AddEventConsumer<OrdersDbContext>("orders", Topics.InventoryEvents, Topics.PaymentEvents)
             .Handle<InventoryReserved, InventoryReservedHandler>()

@@ -25,6 +25,7 @@ public static class PaymentModule
         builder.Services.AddOptions<PaymentOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddModuleStore<PaymentDbContext>(builder.Configuration);
         builder.Services.AddSingleton<PaymentGateway>();
+        builder.Services.AddSingleton<PaymentMetrics>();
         builder.Services.AddScoped<PaymentProcess>();
         builder.Services.AddEventConsumer<PaymentDbContext>("payment", Topics.OrderEvents, Topics.InventoryEvents)
             .Handle<OrderCreated, OrderCreatedHandler>(1, 2)

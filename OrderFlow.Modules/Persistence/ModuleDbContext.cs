@@ -7,10 +7,34 @@ namespace OrderFlow.Persistence;
 /// table prefix (<c>payment_inbox</c>, <c>payment_outbox</c>). Each module has its own
 /// migrations and migrations-history table.
 /// </summary>
-public abstract class ModuleDbContext(DbContextOptions options) : DbContext(options)
+public abstract class ModuleDbContext : DbContext
 {
+    private List<Action>? afterCommit;
+
+    protected ModuleDbContext(DbContextOptions options) : base(options)
+    {
+        // A failed SaveChanges leaves nothing to count, even if the caller commits what came before.
+        SaveChangesFailed += (_, _) => DiscardAfterCommit();
+    }
+
     /// <summary>Table prefix that shows which module owns a table, e.g. <c>payment</c>.</summary>
     public abstract string TablePrefix { get; }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> once the current unit of work commits, and never if it rolls
+    /// back. For observing what happened (metrics), never for changing state.
+    /// </summary>
+    public void AfterCommit(Action action) => (afterCommit ??= []).Add(action);
+
+    internal void RunAfterCommit()
+    {
+        var actions = afterCommit;
+        afterCommit = null;
+        if (actions is null) return;
+        foreach (var action in actions) action();
+    }
+
+    internal void DiscardAfterCommit() => afterCommit = null;
 
     public DbSet<InboxMessage> Inbox => Set<InboxMessage>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();

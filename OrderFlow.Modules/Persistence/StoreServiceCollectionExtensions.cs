@@ -34,7 +34,7 @@ public static class StoreServiceCollectionExtensions
         var prefix = TablePrefixOf(typeof(TContext));
         options.UseSqlite(store.ConnectionString(), sqlite => sqlite.MigrationsHistoryTable($"__{prefix}_migrations"))
             .UseQueryTrackingBehavior(QueryTrackingBehavior.TrackAll)
-            .AddInterceptors(new SqlitePragmas(store.BusyTimeoutMs));
+            .AddInterceptors(new SqlitePragmas(store.BusyTimeoutMs), AfterCommitInterceptor.Instance);
     }
 
     /// <summary>The table prefix is the context's name without "DbContext", lower-cased: PaymentDbContext → payment.</summary>

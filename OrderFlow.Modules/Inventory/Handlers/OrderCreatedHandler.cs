@@ -6,7 +6,7 @@ using OrderFlow.Messaging;
 namespace OrderFlow.Inventory.Handlers;
 
 /// <summary>Reserves every line of a new order, or none: unknown products and missing stock reject the order.</summary>
-internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider clock) : IEventHandler<OrderCreated>
+internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider clock, InventoryMetrics? metrics = null) : IEventHandler<OrderCreated>
 {
     public async Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
     {
@@ -42,6 +42,7 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
             CreatedAt = clock.GetUtcNow().UtcDateTime,
         };
         db.Reservations.Add(reservation);
+        metrics?.Reserved(db);
         outbox.Add(new InventoryReserved { OrderId = evt.OrderId, ReservationId = reservation.Id, Timestamp = reservation.CreatedAt });
     }
 
@@ -56,6 +57,7 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
             CreatedAt = now,
             ReleaseReason = $"{reason}: {productId}",
         });
+        metrics?.Rejected(db, reason);
         outbox.Add(new InventoryReservationFailed { OrderId = evt.OrderId, Reason = reason, ProductId = productId, Timestamp = now });
     }
 }

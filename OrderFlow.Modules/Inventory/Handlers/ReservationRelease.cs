@@ -6,7 +6,7 @@ using OrderFlow.Messaging;
 namespace OrderFlow.Inventory.Handlers;
 
 /// <summary>Puts a reservation's units back, once; a second release of the same order does nothing.</summary>
-internal sealed class ReservationRelease(InventoryDbContext db, TimeProvider clock)
+internal sealed class ReservationRelease(InventoryDbContext db, TimeProvider clock, InventoryMetrics? metrics = null)
 {
     public async Task ReleaseAsync(string orderId, string reason, Outbox outbox, CancellationToken cancellationToken)
     {
@@ -23,6 +23,7 @@ internal sealed class ReservationRelease(InventoryDbContext db, TimeProvider clo
         reservation.Status = ReservationStatus.Released;
         reservation.ReleasedAt = now;
         reservation.ReleaseReason = reason;
+        metrics?.Released(db);
         outbox.Add(new InventoryReleased { OrderId = orderId, ReservationId = reservation.Id, Reason = reason, Timestamp = now });
     }
 }

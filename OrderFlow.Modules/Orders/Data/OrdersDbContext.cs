@@ -4,8 +4,15 @@ using OrderFlow.Persistence;
 namespace OrderFlow.Orders.Data;
 
 /// <summary>The Orders module's tables: <c>orders_orders</c>, <c>orders_inbox</c>, <c>orders_outbox</c>.</summary>
-public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) : ModuleDbContext(options)
+public sealed class OrdersDbContext : ModuleDbContext
 {
+    public OrdersDbContext(DbContextOptions<OrdersDbContext> options) : base(options)
+    {
+    }
+
+    /// <summary>The module's own context: what it commits is also counted by <paramref name="metrics"/>.</summary>
+    public OrdersDbContext(DbContextOptions<OrdersDbContext> options, OrdersMetrics metrics) : base(options) => metrics.Watch(this);
+
     public override string TablePrefix => "orders";
 
     public DbSet<Order> Orders => Set<Order>();

@@ -5,7 +5,7 @@ using OrderFlow.Payment.Data;
 namespace OrderFlow.Payment.Handlers;
 
 /// <summary>The payment side of the saga for one order: charge when amount and reservation are known, refund on cancellation.</summary>
-internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway, TimeProvider clock)
+internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway, TimeProvider clock, PaymentMetrics? metrics = null)
 {
     public async Task<PaymentRequest> RequestAsync(string orderId, CancellationToken cancellationToken)
     {
@@ -29,6 +29,7 @@ internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway
         {
             request.Status = PaymentStatus.Declined;
             request.Reason = result.Reason;
+            metrics?.Failed(db, result.Reason ?? "declined");
             outbox.Add(new PaymentFailed { OrderId = request.OrderId, Amount = amount, Reason = result.Reason!, Timestamp = now });
             return;
         }
@@ -36,6 +37,7 @@ internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway
         request.Status = PaymentStatus.Charged;
         request.PaymentId = "PAY-" + Guid.CreateVersion7().ToString("N").ToUpperInvariant();
         db.Ledger.Add(new LedgerEntry { Id = request.PaymentId, OrderId = request.OrderId, Kind = LedgerKind.Charge, Amount = amount, At = now });
+        metrics?.Completed(db);
         outbox.Add(new PaymentCompleted { OrderId = request.OrderId, PaymentId = request.PaymentId, Amount = amount, Timestamp = now });
     }
 
@@ -54,6 +56,7 @@ internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway
         if (request.Status != PaymentStatus.Charged) return;
 
         request.Status = PaymentStatus.Refunded;
+        metrics?.Refunded(db);
         db.Ledger.Add(new LedgerEntry { Id = "RFD-" + request.PaymentId![4..], OrderId = request.OrderId, Kind = LedgerKind.Refund, Amount = request.Amount!.Value, At = now });
         outbox.Add(new PaymentRefunded { OrderId = request.OrderId, PaymentId = request.PaymentId, Amount = request.Amount.Value, Reason = reason, Timestamp = now });
     }

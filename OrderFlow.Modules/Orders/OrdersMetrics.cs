@@ -1,0 +1,71 @@
+using System.Diagnostics.Metrics;
+using Microsoft.EntityFrameworkCore;
+using OrderFlow.Messaging;
+using OrderFlow.Orders.Data;
+
+namespace OrderFlow.Orders;
+
+/// <summary>
+/// The Orders module's instruments: orders created, orders per terminal outcome and the
+/// end-to-end duration from creation to the terminal state. They are recorded from the state
+/// changes the module commits (see <see cref="Watch"/>), so every path — handlers, the saga, the
+/// cancel API — counts once, and a rolled-back unit of work counts nothing.
+/// </summary>
+public sealed class OrdersMetrics
+{
+    private readonly Counter<long> created;
+    private readonly Counter<long> terminal;
+    private readonly Histogram<double> duration;
+
+    public OrdersMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MessagingTelemetry.Name);
+        created = meter.CreateCounter<long>("orderflow.orders.created", "{order}", "Orders created");
+        terminal = meter.CreateCounter<long>("orderflow.orders.terminal", "{order}", "Orders that reached a terminal state, by outcome and reason");
+        duration = meter.CreateHistogram<double>("orderflow.order.duration", "s", "End-to-end order duration, from creation to its terminal state",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] });
+    }
+
+    /// <summary>Records, once <paramref name="db"/> commits, the orders it creates and the ones it makes terminal.</summary>
+    internal void Watch(OrdersDbContext db) => db.SavingChanges += (_, _) => Collect(db);
+
+    private void Collect(OrdersDbContext db)
+    {
+        foreach (var entry in db.ChangeTracker.Entries<Order>())
+        {
+            var order = entry.Entity;
+            if (entry.State == EntityState.Added)
+            {
+                db.AfterCommit(() => created.Add(1));
+                if (order.IsTerminal) AfterTerminal(db, order);
+            }
+            else if (entry.State is EntityState.Modified or EntityState.Unchanged
+                     && order.IsTerminal && !Order.IsTerminalStatus(entry.Property(o => o.Status).OriginalValue))
+            {
+                AfterTerminal(db, order);
+            }
+        }
+    }
+
+    private void AfterTerminal(OrdersDbContext db, Order order)
+    {
+        var outcome = new KeyValuePair<string, object?>("outcome", order.Status.ToString());
+        var reason = new KeyValuePair<string, object?>("reason", ReasonCategory(order.Reason));
+        var seconds = ((order.TerminalAt ?? order.UpdatedAt) - order.CreatedAt).TotalSeconds;
+        db.AfterCommit(() =>
+        {
+            terminal.Add(1, outcome, reason);
+            duration.Record(Math.Max(0, seconds), outcome);
+        });
+    }
+
+    /// <summary>The reason without its detail ("insufficient_stock: PROD-7" → "insufficient_stock"), so the label stays low-cardinality.</summary>
+    internal static string ReasonCategory(string? reason)
+    {
+        if (string.IsNullOrEmpty(reason)) return "none";
+        var colon = reason.IndexOf(':');
+        var category = (colon < 0 ? reason : reason[..colon]).Trim();
+        return category is OrderReasons.PaymentFailed or OrderReasons.UserCancelled or OrderReasons.TimedOut
+            or OrderReasons.InsufficientStock or OrderReasons.UnknownProduct ? category : "other";
+    }
+}

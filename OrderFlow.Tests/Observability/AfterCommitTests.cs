@@ -1,0 +1,92 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using OrderFlow.Host.Observability;
+using OrderFlow.Messaging;
+using OrderFlow.Orders;
+using OrderFlow.Orders.Data;
+using OrderFlow.Persistence;
+
+namespace OrderFlow.Tests.Observability;
+
+/// <summary>Outcome metrics count what a module committed, once; a rolled-back unit of work counts nothing.</summary>
+[TestFixture]
+public sealed class AfterCommitTests
+{
+    private SqliteConnection connection = null!;
+    private ServiceProvider services = null!;
+    private OrdersMetrics metrics = null!;
+    private MetricsWindow window = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        connection = new SqliteConnection("Data Source=:memory:");
+        connection.Open();
+        services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        metrics = new OrdersMetrics(meters);
+        window = new MetricsWindow(meters, TimeProvider.System, TimeSpan.FromMinutes(1));
+        using var db = Context();
+        db.Database.Migrate();
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        window.Dispose();
+        services.Dispose();
+        connection.Dispose();
+    }
+
+    [Test]
+    public async Task OrdersMetrics_WhenTheTransactionRollsBack_CountNothing()
+    {
+        await using var db = Context();
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        db.Orders.Add(NewOrder());
+        await db.SaveChangesAsync();
+        await transaction.RollbackAsync();
+
+        Assert.That(window.Total("orderflow.orders.created"), Is.Zero);
+    }
+
+    [Test]
+    public async Task OrdersMetrics_WhenAnOrderIsCreatedThenMadeTerminal_CountEachOnceOnCommit()
+    {
+        var order = NewOrder();
+        await using (var db = Context())
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync();
+            db.Orders.Add(order);
+            await db.SaveChangesAsync();
+            Assert.That(window.Total("orderflow.orders.created"), Is.Zero, "nothing is counted before the commit");
+            await transaction.CommitAsync();
+        }
+        await using (var db = Context())
+        {
+            var loaded = await db.Orders.SingleAsync(o => o.Id == order.Id);
+            loaded.MoveTo(OrderStatus.Rejected, "insufficient_stock: PROD-9", loaded.CreatedAt.AddSeconds(2), new Outbox(db, loaded.TraceParent, DateTime.UtcNow));
+            await db.SaveChangesAsync();
+            await db.SaveChangesAsync();
+        }
+
+        Assert.That(window.Total("orderflow.orders.created"), Is.EqualTo(1));
+        Assert.That(window.Total("orderflow.orders.terminal", t => t["outcome"] == "Rejected" && t["reason"] == "insufficient_stock"), Is.EqualTo(1));
+        Assert.That(window.Quantile("orderflow.order.duration", TimeSpan.FromMinutes(1), 0.5), Is.EqualTo(2).Within(8).Percent);
+    }
+
+    private OrdersDbContext Context() =>
+        new(new DbContextOptionsBuilder<OrdersDbContext>().UseSqlite(connection).AddInterceptors(AfterCommitInterceptor.Instance).Options, metrics);
+
+    private static Order NewOrder() => new()
+    {
+        Id = OrderPlacement.NewOrderId(),
+        UserId = "USER-1",
+        TraceParent = Tracing.NewTraceParent(),
+        TotalAmount = 10m,
+        CreatedAt = DateTime.UtcNow,
+        UpdatedAt = DateTime.UtcNow,
+        Items = [new OrderLine { ProductId = "PROD-1", Quantity = 1, Price = 10m }],
+    };
+}
