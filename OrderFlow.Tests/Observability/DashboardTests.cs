@@ -41,6 +41,10 @@ public sealed partial class DashboardTests
         });
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1440, Height = 1100 } });
         await page.GotoAsync(host.Http.BaseAddress!.ToString());
+        // Keys are on in test hosts: the page asks for one before it shows data.
+        await page.WaitForSelectorAsync("#key-form:not([hidden])");
+        await page.FillAsync("#api-key", TestHost.ApiKey);
+        await page.ClickAsync("#api-key-save");
         await page.WaitForFunctionAsync("() => document.getElementById('status').textContent.startsWith('updated')");
         var finishedBefore = await page.TextContentAsync("#orders-finished");
         var completedBefore = await page.TextContentAsync("#state-Completed");
