@@ -31,13 +31,12 @@ internal static class GenerateCommand
             orders, rate, users, inFlight, seed, timeout, mode, report,
         };
         command.TreatUnmatchedTokensAsErrors = false;
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(orders) < 1) result.AddError("--orders must be at least 1");
-            if (result.GetValue(rate) < 0) result.AddError("--rate must not be negative");
-            if (result.GetValue(users) < 1) result.AddError("--users must be at least 1");
-            if (result.GetValue(inFlight) < 1) result.AddError("--max-in-flight must be at least 1");
-        });
+        // On the options, not the command: a command validator sees 0 instead of the
+        // DefaultValueFactory's value for an option not given (dotnet/command-line-api#2841).
+        orders.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--orders must be at least 1"); });
+        rate.Validators.Add(r => { if (r.GetValueOrDefault<double>() < 0) r.AddError("--rate must not be negative"); });
+        users.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--users must be at least 1"); });
+        inFlight.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--max-in-flight must be at least 1"); });
         command.SetAction(async (result, cancellationToken) =>
         {
             var configArgs = CommandLine.ConfigArgs(result);
