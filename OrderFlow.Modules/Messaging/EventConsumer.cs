@@ -177,7 +177,7 @@ internal sealed partial class EventConsumer<TContext>(
         var started = Stopwatch.GetTimestamp();
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
 
         var eventIds = messages.Select(m => m.Event!.EventId).Distinct().ToList();
         var applied = (await db.Inbox.Where(i => eventIds.Contains(i.EventId)).Select(i => i.EventId).ToListAsync(cancellationToken))

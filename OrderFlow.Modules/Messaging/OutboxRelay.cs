@@ -112,7 +112,8 @@ internal sealed partial class OutboxRelay<TContext>(
         var ids = delivered.Where(id => id != 0).ToList();
         if (ids.Count > 0)
         {
-            await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteDeleteAsync(CancellationToken.None);
+            using (await WriteGate.EnterAsync(db.Database, CancellationToken.None))
+                await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteDeleteAsync(CancellationToken.None);
             metrics.OutboxPublished(module, ids.Count);
         }
         if (failed > 0) throw new KafkaException(new Error(ErrorCode.Local_Fail, $"{failed} of {rows.Count} outbox rows were not delivered: {firstError}"));

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using OrderFlow.Messaging;
+using OrderFlow.Persistence;
 using OrderFlow.Orders.Api;
 using OrderFlow.Orders.Data;
 
@@ -39,7 +40,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         if (idempotencyKey is not null && await FindByKeyAsync(idempotencyKey, cancellationToken) is { } existing)
             return new PlaceResult(existing.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, existing);
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
         var order = Add(request, idempotencyKey, hash);
         try
         {
@@ -61,7 +62,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
     /// <summary>Creates many orders in one transaction (the load generator's path).</summary>
     public async Task<IReadOnlyList<Order>> PlaceManyAsync(IReadOnlyList<NewOrder> requests, CancellationToken cancellationToken)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
         var orders = requests.Select(r => Add(r, null, null)).ToList();
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -72,7 +73,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
 
     public async Task<CancelResult> CancelAsync(string orderId, CancellationToken cancellationToken)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
         var order = await db.Orders.FindAsync([orderId], cancellationToken);
         if (order is null) return new CancelResult(CancelOutcome.NotFound, null);
         if (order.IsTerminal) return new CancelResult(CancelOutcome.AlreadyTerminal, order);
