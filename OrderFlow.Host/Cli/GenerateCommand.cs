@@ -83,7 +83,7 @@ internal static class GenerateCommand
             var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
             Print(report, peakRssMb);
             if (reportFile is not null)
-                await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new { report, peak_rss_mb = peakRssMb, mode = attach ? "attach" : "standalone" },
+                await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new { report, peak_rss_mb = peakRssMb, mode = attach ? "attach" : "standalone", stages = OrderFlow.Messaging.StageTimings.Snapshot() },
                     new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }), cancellationToken);
             await host.StopAsync(CancellationToken.None);
             return report.TimedOut ? 1 : 0;
