@@ -41,7 +41,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
             return new PlaceResult(existing.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, existing);
 
         await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
-        var order = Add(request, idempotencyKey, hash);
+        var order = Add(request, idempotencyKey, hash, null);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -62,9 +62,12 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
     /// <summary>Creates many orders in one transaction (the load generator's path).</summary>
     public async Task<IReadOnlyList<Order>> PlaceManyAsync(IReadOnlyList<NewOrder> requests, CancellationToken cancellationToken)
     {
+        // Built before the write turn is taken; the outbox rows go in untracked, as the consumers' do.
+        var outboxRows = new List<OutboxMessage>(requests.Count);
+        var orders = requests.Select(r => Add(r, null, null, outboxRows)).ToList();
         await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
-        var orders = requests.Select(r => Add(r, null, null)).ToList();
         await db.SaveChangesAsync(cancellationToken);
+        await InboxOutboxWriter.InsertAsync(db, [], outboxRows, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         db.ChangeTracker.Clear();
         signal.Notify();
@@ -86,10 +89,10 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         return new CancelResult(CancelOutcome.Cancelled, order);
     }
 
-    private Order Add(NewOrder request, string? idempotencyKey, string? hash)
+    private Order Add(NewOrder request, string? idempotencyKey, string? hash, List<OutboxMessage>? outboxRows)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var outbox = new Outbox(db, null, now);
+        var outbox = outboxRows is null ? new Outbox(db, null, now) : new Outbox(outboxRows, null, now);
         var order = new Order
         {
             Id = NewOrderId(),
