@@ -25,10 +25,11 @@ internal static class GenerateCommand
         var mode = new Option<string>("--mode") { Description = "auto (default), standalone or attach.", DefaultValueFactory = _ => "auto" };
         mode.AcceptOnlyFromAmong("auto", "standalone", "attach");
         var report = new Option<FileInfo?>("--report") { Description = "Also write the summary as JSON to this file." };
+        var settle = new Option<bool>("--settle") { Description = "Before exiting, wait until every module is idle (last notifications applied), so verify judges everything." };
 
         var command = new Command("generate", "Create orders, wait until every one is terminal, and print throughput, latency and outcomes.")
         {
-            orders, rate, users, inFlight, seed, timeout, mode, report,
+            orders, rate, users, inFlight, seed, timeout, mode, report, settle,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         // On the options, not the command: a command validator sees 0 instead of the
@@ -50,12 +51,12 @@ internal static class GenerateCommand
                 "standalone" => false,
                 _ => await HostAnswersAsync(configuration),
             };
-            return await RunAsync(configArgs, configuration, settings, attach, result.GetValue(report), cancellationToken);
+            return await RunAsync(configArgs, configuration, settings, attach, result.GetValue(report), result.GetValue(settle), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] configArgs, IConfiguration configuration, GenerateSettings settings, bool attach, FileInfo? reportFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] configArgs, IConfiguration configuration, GenerateSettings settings, bool attach, FileInfo? reportFile, bool settle, CancellationToken cancellationToken)
     {
         IHost host;
         if (attach)
@@ -80,6 +81,7 @@ internal static class GenerateCommand
             await host.StartAsync(cancellationToken);
             var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System);
             var report = await RunWithProgressAsync(generator, settings, cancellationToken);
+            if (settle && !attach) await SettleAsync(cancellationToken);
             var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
             Print(report, peakRssMb);
             if (reportFile is not null)
@@ -131,6 +133,26 @@ internal static class GenerateCommand
         table.AddRow("Peak RSS", $"{peakRssMb:F0} MB");
         AnsiConsole.Write(table);
         if (report.TimedOut) AnsiConsole.MarkupLine($"[red]Timed out: {report.Orders - report.Terminal} order(s) not terminal.[/]");
+    }
+
+    /// <summary>
+    /// Waits (at most a minute) until no module applied or published anything for a second: the
+    /// events that follow a terminal state (notifications) are applied before the broker, which
+    /// keeps them in memory only, goes away with this process.
+    /// </summary>
+    private static async Task SettleAsync(CancellationToken cancellationToken)
+    {
+        static long Activity() => OrderFlow.Messaging.StageTimings.Snapshot()
+            .Where(s => s.Stage.EndsWith(".handlers", StringComparison.Ordinal) || s.Stage.EndsWith(".produce", StringComparison.Ordinal)).Sum(s => s.Count);
+        var deadline = Stopwatch.StartNew();
+        var last = Activity();
+        while (deadline.Elapsed < TimeSpan.FromMinutes(1))
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            var now = Activity();
+            if (now == last) return;
+            last = now;
+        }
     }
 
     private static string HostUrl(IConfiguration configuration)
