@@ -28,7 +28,9 @@ internal static class BenchCommand
         var unbatched = new Option<int>("--unbatched-orders") { Description = "Orders of the run with batching off (c).", DefaultValueFactory = _ => 20_000 };
         var rates = new Option<string>("--rates") { Description = "Offered rates of the latency runs (d), orders/s, comma-separated.", DefaultValueFactory = _ => "100,1000,2500" };
         var rateSeconds = new Option<int>("--rate-seconds") { Description = "Length of each latency run.", DefaultValueFactory = _ => 20 };
-        var raw = new Option<int>("--raw-messages") { Description = "Messages of the raw broker run (a).", DefaultValueFactory = _ => 200_000 };
+        // 100,000: with 200,000 queued 400-byte messages on one topic the embedded broker stopped
+        // answering (not investigated yet; see docs/benchmarks.md).
+        var raw = new Option<int>("--raw-messages") { Description = "Messages of the raw broker run (a).", DefaultValueFactory = _ => 100_000 };
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the databases and reports go.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "orderflow-bench")) };
         var skip = new Option<string>("--skip") { Description = "Parts to leave out: raw,sustained,small,unbatched,latency (comma-separated).", DefaultValueFactory = _ => "" };
         var command = new Command("bench", "Measure broker throughput, sustained orders/s, batching on and off, latency at fixed rates and peak RSS; write a JSON report.")
@@ -157,25 +159,16 @@ internal static class BenchCommand
         Random.Shared.NextBytes(payload);
 
         var produce = Stopwatch.StartNew();
-        using (var producer = new ProducerBuilder<byte[]?, byte[]?>(clients.ProducerConfig()).Build())
+        var config = clients.ProducerConfig();
+        // Room for the whole run, so the loop measures the broker, not the local queue's limit.
+        config.QueueBufferingMaxMessages = messages + 1;
+        config.QueueBufferingMaxKbytes = Math.Max(1_048_576, messages * (payload.Length + 64) / 1024);
+        using (var producer = new ProducerBuilder<byte[]?, byte[]?>(config).Build())
         {
             var failed = 0;
             for (var i = 0; i < messages; i++)
-            {
-                var message = new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes($"ORD-{i % 50_000:D6}"), Value = payload };
-                while (true)
-                {
-                    try
-                    {
-                        producer.Produce(topic, message, r => { if (r.Error.IsError) Interlocked.Increment(ref failed); });
-                        break;
-                    }
-                    catch (ProduceException<byte[]?, byte[]?> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
-                    {
-                        producer.Poll(TimeSpan.FromMilliseconds(10));
-                    }
-                }
-            }
+                producer.Produce(topic, new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes($"ORD-{i % 50_000:D6}"), Value = payload },
+                    r => { if (r.Error.IsError) Interlocked.Increment(ref failed); });
             producer.Flush(cancellationToken);
             if (failed > 0) throw new InvalidOperationException($"{failed} raw messages were not delivered");
         }
