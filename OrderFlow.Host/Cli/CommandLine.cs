@@ -7,7 +7,7 @@ namespace OrderFlow.Host.Cli;
 /// <summary>The verbs of SPEC §6. Tokens a verb does not know (such as --OrderFlow:Database:Path=x) are configuration overrides.</summary>
 internal static class CommandLine
 {
-    private static readonly string[] Verbs = ["generate", "verify", "dlq", "broker", "--help", "-h", "-?"];
+    private static readonly string[] Verbs = ["generate", "verify", "dlq", "broker", "bench", "--help", "-h", "-?"];
 
     public static bool IsVerb(string arg) => Verbs.Contains(arg, StringComparer.OrdinalIgnoreCase);
 
@@ -18,6 +18,7 @@ internal static class CommandLine
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(DlqCommand.Create());
         root.Subcommands.Add(CreateBroker());
+        root.Subcommands.Add(BenchCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 

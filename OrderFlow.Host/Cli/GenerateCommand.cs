@@ -25,24 +25,21 @@ internal static class GenerateCommand
         var mode = new Option<string>("--mode") { Description = "auto (default), standalone or attach.", DefaultValueFactory = _ => "auto" };
         mode.AcceptOnlyFromAmong("auto", "standalone", "attach");
         var report = new Option<FileInfo?>("--report") { Description = "Also write the summary as JSON to this file." };
+        var settle = new Option<bool>("--settle") { Description = "Before exiting, wait until every module is idle (last notifications applied), so verify judges everything." };
 
         var command = new Command("generate", "Create orders, wait until every one is terminal, and print throughput, latency and outcomes.")
         {
-            orders, rate, users, inFlight, seed, timeout, mode, report,
+            orders, rate, users, inFlight, seed, timeout, mode, report, settle,
         };
         command.TreatUnmatchedTokensAsErrors = false;
+        // On the options, not the command: a command validator sees 0 instead of the
+        // DefaultValueFactory's value for an option not given (dotnet/command-line-api#2841).
+        orders.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--orders must be at least 1"); });
+        rate.Validators.Add(r => { if (r.GetValueOrDefault<double>() < 0) r.AddError("--rate must not be negative"); });
+        users.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--users must be at least 1"); });
+        inFlight.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--max-in-flight must be at least 1"); });
         command.SetAction(async (result, cancellationToken) =>
         {
-            var problems = new List<string>();
-            if (result.GetValue(orders) < 1) problems.Add("--orders must be at least 1");
-            if (result.GetValue(rate) < 0) problems.Add("--rate must not be negative");
-            if (result.GetValue(users) < 1) problems.Add("--users must be at least 1");
-            if (result.GetValue(inFlight) < 1) problems.Add("--max-in-flight must be at least 1");
-            if (problems.Count > 0)
-            {
-                foreach (var problem in problems) await Console.Error.WriteLineAsync(problem);
-                return 2;
-            }
             var configArgs = CommandLine.ConfigArgs(result);
             var configuration = OrderFlowApp.LoadConfiguration(configArgs);
             var catalog = configuration.GetSection(InventoryModule.Section).Get<InventoryOptions>()?.Catalog.Keys.Order().ToList() ?? [];
@@ -54,12 +51,12 @@ internal static class GenerateCommand
                 "standalone" => false,
                 _ => await HostAnswersAsync(configuration),
             };
-            return await RunAsync(configArgs, configuration, settings, attach, result.GetValue(report), cancellationToken);
+            return await RunAsync(configArgs, configuration, settings, attach, result.GetValue(report), result.GetValue(settle), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] configArgs, IConfiguration configuration, GenerateSettings settings, bool attach, FileInfo? reportFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] configArgs, IConfiguration configuration, GenerateSettings settings, bool attach, FileInfo? reportFile, bool settle, CancellationToken cancellationToken)
     {
         IHost host;
         if (attach)
@@ -84,10 +81,11 @@ internal static class GenerateCommand
             await host.StartAsync(cancellationToken);
             var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System);
             var report = await RunWithProgressAsync(generator, settings, cancellationToken);
+            if (settle && !attach) await SettleAsync(cancellationToken);
             var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
             Print(report, peakRssMb);
             if (reportFile is not null)
-                await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new { report, peak_rss_mb = peakRssMb, mode = attach ? "attach" : "standalone" },
+                await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new { report, peak_rss_mb = peakRssMb, mode = attach ? "attach" : "standalone", stages = OrderFlow.Messaging.StageTimings.Snapshot() },
                     new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }), cancellationToken);
             await host.StopAsync(CancellationToken.None);
             return report.TimedOut ? 1 : 0;
@@ -135,6 +133,26 @@ internal static class GenerateCommand
         table.AddRow("Peak RSS", $"{peakRssMb:F0} MB");
         AnsiConsole.Write(table);
         if (report.TimedOut) AnsiConsole.MarkupLine($"[red]Timed out: {report.Orders - report.Terminal} order(s) not terminal.[/]");
+    }
+
+    /// <summary>
+    /// Waits (at most a minute) until no module applied or published anything for a second: the
+    /// events that follow a terminal state (notifications) are applied before the broker, which
+    /// keeps them in memory only, goes away with this process.
+    /// </summary>
+    private static async Task SettleAsync(CancellationToken cancellationToken)
+    {
+        static long Activity() => OrderFlow.Messaging.StageTimings.Snapshot()
+            .Where(s => s.Stage.EndsWith(".handlers", StringComparison.Ordinal) || s.Stage.EndsWith(".produce", StringComparison.Ordinal)).Sum(s => s.Count);
+        var deadline = Stopwatch.StartNew();
+        var last = Activity();
+        while (deadline.Elapsed < TimeSpan.FromMinutes(1))
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            var now = Activity();
+            if (now == last) return;
+            last = now;
+        }
     }
 
     private static string HostUrl(IConfiguration configuration)

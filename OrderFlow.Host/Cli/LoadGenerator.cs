@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
+using OrderFlow.Messaging;
 using OrderFlow.Orders;
 using OrderFlow.Orders.Data;
 
@@ -46,8 +47,10 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
             if (toCreate > 0)
             {
                 var orders = Enumerable.Range(0, toCreate).Select(_ => NewOrder(random, settings)).ToList();
+                var placing = Stopwatch.GetTimestamp();
                 await using var scope = scopes.CreateAsyncScope();
                 var placed = await scope.ServiceProvider.GetRequiredService<OrderPlacement>().PlaceManyAsync(orders, cancellationToken);
+                StageTimings.Record("generator.place", placing, placed.Count);
                 foreach (var order in placed) pending.Add(order.Id);
                 created += placed.Count;
             }
@@ -55,7 +58,9 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
             if (stopwatch.Elapsed - lastLook >= LookInterval || toCreate <= 0)
             {
                 lastLook = stopwatch.Elapsed;
+                var looking = Stopwatch.GetTimestamp();
                 watchFrom = await CollectAsync(pending, latencies, outcomes, watchFrom, cancellationToken);
+                StageTimings.Record("generator.watch", looking);
                 progress?.Report((created, created - pending.Count));
             }
             if (toCreate <= 0) await Task.Delay(settings.Rate > 0 && created < settings.Orders ? 2 : 10, cancellationToken);

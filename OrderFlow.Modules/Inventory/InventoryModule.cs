@@ -29,6 +29,8 @@ public static class InventoryModule
         builder.Services.AddModuleStore<InventoryDbContext>(builder.Configuration);
         builder.Services.AddSingleton<InventoryMetrics>();
         builder.Services.AddHostedService<StockSeeder>();
+        builder.Services.AddSingleton<StockCache>();
+        builder.Services.AddScoped(sp => new StockLookup(sp.GetRequiredService<InventoryDbContext>(), sp.GetRequiredService<StockCache>()));
         builder.Services.AddScoped<ReservationRelease>();
         builder.Services.AddEventConsumer<InventoryDbContext>("inventory", Topics.OrderEvents, Topics.PaymentEvents)
             .Handle<OrderCreated, OrderCreatedHandler>(ValidateOrderCreated, 1, 2)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrderFlow.Inventory.Data;
+using OrderFlow.Persistence;
 
 namespace OrderFlow.Inventory;
 
@@ -14,7 +15,7 @@ internal sealed partial class StockSeeder(IServiceScopeFactory scopes, IOptions<
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<InventoryDbContext>();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
         var known = (await db.Stock.Select(s => s.ProductId).ToListAsync(cancellationToken)).ToHashSet();
         var added = 0;
         foreach (var (productId, quantity) in options.Value.Catalog)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,16 +13,21 @@ using Polly.Retry;
 namespace OrderFlow.Messaging;
 
 /// <summary>
-/// The consumer loop every module runs. Per poll it takes the messages already fetched (up to
-/// <see cref="MessagingOptions.MaxBatchSize"/>), then:
+/// The consumer loop every module runs. One thread polls; a bounded pool of workers applies.
 /// <list type="number">
-/// <item>parses raw bytes; a message that can never be applied goes to <c>&lt;topic&gt;.dlq</c> at once;</item>
-/// <item>applies the rest in one transaction: inbox rows (a known event_id is skipped), handlers, outbox rows;</item>
-/// <item>only after the commit stores offset+1 of each partition's last message; auto-commit sends them.</item>
+/// <item>The poll thread routes each message to the worker that owns its partition (a partition
+/// always goes to the same worker, so per-key order is kept) through a bounded queue: when a
+/// worker falls behind, the poll thread waits, and librdkafka's own prefetch queue is capped by
+/// <c>queued.max.messages.kbytes</c> (KafkaClientFactory), so memory stays bounded.</item>
+/// <item>A worker takes what is queued for its partitions (up to <see cref="MessagingOptions.MaxBatchSize"/>),
+/// parses it (a message that can never be applied goes to <c>&lt;topic&gt;.dlq</c> at once) and applies
+/// the rest in one transaction: inbox rows (a known event_id is skipped), handlers, outbox rows.</item>
+/// <item>Only after the commit it stores offset+1 of each partition's last message; auto-commit sends them.</item>
 /// </list>
 /// If the batch transaction fails, its messages are applied one by one, each retried with
 /// exponential backoff and jitter, then dead-lettered. A crash anywhere replays from the last
-/// stored offset and the inbox absorbs what was already applied.
+/// stored offset and the inbox absorbs what was already applied. Before partitions are revoked
+/// the poll thread waits until every queued message is applied and stored, then commits.
 /// </summary>
 internal sealed partial class EventConsumer<TContext>(
     EventConsumerRegistration registration, IServiceScopeFactory scopes, KafkaClientFactory kafka,
@@ -58,6 +64,10 @@ internal sealed partial class EventConsumer<TContext>(
     private void RunConsumer(CancellationToken stoppingToken)
     {
         var fatal = false;
+        // Cancelled at shutdown, or by a worker that failed: the poll thread must not wait on a
+        // queue nobody drains any more.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var pool = new WorkerPool(this, registration.Topics, settings.Workers, settings.MaxBatchSize, stop);
         using var consumer = kafka.CreateRawConsumer(registration.GroupId, builder => builder
             .SetErrorHandler((_, error) =>
             {
@@ -68,35 +78,111 @@ internal sealed partial class EventConsumer<TContext>(
             .SetPartitionsAssignedHandler((_, partitions) => LogAssigned(registration.Module, Describe(partitions.Select(p => p.Topic))))
             .SetPartitionsRevokedHandler((c, partitions) =>
             {
-                // Everything consumed so far is applied and stored (processing is synchronous with
-                // Consume), so committing here hands the partitions over without replays.
+                // Let the workers apply and store everything already handed to them, then commit:
+                // the partitions change hands without replays.
+                pool.WaitUntilIdle();
                 try { c.Commit(); }
                 catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_NoOffset) { }
                 catch (KafkaException ex) { LogCommitFailed(ex, registration.Module); }
                 LogRevoked(registration.Module, Describe(partitions.Select(p => p.Topic)));
             }));
         consumer.Subscribe(registration.Topics);
+        pool.Start(consumer);
 
-        var batch = new List<ConsumeResult<byte[]?, byte[]?>>(settings.MaxBatchSize);
         try
         {
-            while (!stoppingToken.IsCancellationRequested && !fatal)
+            while (!stop.IsCancellationRequested && !fatal)
             {
-                batch.Clear();
-                var first = consumer.Consume(TimeSpan.FromMilliseconds(100));
-                if (first is null) continue;
-                batch.Add(first);
-                while (batch.Count < settings.MaxBatchSize && consumer.Consume(TimeSpan.Zero) is { } next) batch.Add(next);
-
-                ProcessAsync(batch, stoppingToken).GetAwaiter().GetResult();
-                StoreOffsets(consumer, batch);
+                var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                if (result is not null) pool.Enqueue(result);
             }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
         }
         finally
         {
+            pool.Stop();
             // Close commits the stored offsets and leaves the group at once, instead of the
             // group waiting for the session to time out.
             try { consumer.Close(); } catch (KafkaException ex) { LogCommitFailed(ex, registration.Module); }
+        }
+        if (pool.Failure is { } failure && !stoppingToken.IsCancellationRequested) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+    }
+
+    /// <summary>
+    /// The workers of one consumer. Partition → worker is fixed by the partition's topic and
+    /// number, so one partition's messages are applied in order by one worker.
+    /// </summary>
+    private sealed class WorkerPool(EventConsumer<TContext> owner, IReadOnlyList<string> topics, int size, int maxBatch, CancellationTokenSource stop)
+    {
+        private readonly Channel<ConsumeResult<byte[]?, byte[]?>>[] queues = Enumerable.Range(0, size)
+            .Select(_ => Channel.CreateBounded<ConsumeResult<byte[]?, byte[]?>>(new BoundedChannelOptions(2 * maxBatch)
+            {
+                SingleReader = true,
+                SingleWriter = true,
+            })).ToArray();
+        private Task[] workers = [];
+        private int pending;
+
+        public Exception? Failure { get; private set; }
+
+        public void Start(IConsumer<byte[]?, byte[]?> consumer) =>
+            workers = queues.Select(q => Task.Run(() => RunWorkerAsync(q.Reader, consumer))).ToArray();
+
+        /// <summary>Hands a message to its partition's worker; blocks while that worker's queue is full.</summary>
+        public void Enqueue(ConsumeResult<byte[]?, byte[]?> result)
+        {
+            var topic = 0;
+            for (var i = 0; i < topics.Count; i++)
+                if (string.Equals(topics[i], result.Topic, StringComparison.Ordinal)) topic = i;
+            var writer = queues[(topic * 997 + result.Partition.Value) % queues.Length].Writer;
+            Interlocked.Increment(ref pending);
+            while (!writer.TryWrite(result))
+            {
+                if (!writer.WaitToWriteAsync(stop.Token).AsTask().GetAwaiter().GetResult())
+                {
+                    Interlocked.Decrement(ref pending);
+                    return;
+                }
+            }
+        }
+
+        /// <summary>Waits until every message handed over is applied and its offset stored (or the loop stops).</summary>
+        public void WaitUntilIdle() =>
+            SpinWait.SpinUntil(() => Volatile.Read(ref pending) == 0 || stop.IsCancellationRequested || Failure is not null);
+
+        /// <summary>Stops taking new batches; a batch in flight finishes (its transaction is not cancelled).</summary>
+        public void Stop()
+        {
+            foreach (var queue in queues) queue.Writer.TryComplete();
+            stop.Cancel();
+            try { Task.WaitAll(workers); } catch (AggregateException) { }
+        }
+
+        private async Task RunWorkerAsync(ChannelReader<ConsumeResult<byte[]?, byte[]?>> reader, IConsumer<byte[]?, byte[]?> consumer)
+        {
+            var batch = new List<ConsumeResult<byte[]?, byte[]?>>(maxBatch);
+            try
+            {
+                while (await reader.WaitToReadAsync(stop.Token))
+                {
+                    batch.Clear();
+                    while (batch.Count < maxBatch && reader.TryRead(out var next)) batch.Add(next);
+                    await owner.ProcessAsync(batch, stop.Token);
+                    owner.StoreOffsets(consumer, batch);
+                    Interlocked.Add(ref pending, -batch.Count);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+            catch (Exception ex)
+            {
+                // Nothing of this batch is stored: it is replayed after the restart.
+                Failure ??= ex;
+                await stop.CancelAsync();
+            }
         }
     }
 
@@ -187,25 +273,46 @@ internal sealed partial class EventConsumer<TContext>(
     private async Task ApplyAsync(IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken, bool traced = true)
     {
         var started = Stopwatch.GetTimestamp();
+        var module = registration.Module;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-
         var eventIds = messages.Select(m => m.Event!.EventId).Distinct().ToList();
+        var mark = StageTimings.Record($"{module}.scope", started);
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
+        var held = mark = StageTimings.Record($"{module}.gate-wait", mark);
+
         var applied = (await db.Inbox.Where(i => eventIds.Contains(i.EventId)).Select(i => i.EventId).ToListAsync(cancellationToken))
             .ToHashSet(StringComparer.Ordinal);
+        if (registration.Preload is { } preload)
+            await preload(db, messages.Where(m => !applied.Contains(m.Event!.EventId)).Select(m => m.Event!.OrderId).ToHashSet(StringComparer.Ordinal), cancellationToken);
+        mark = StageTimings.Record($"{module}.load", mark);
+
         var now = clock.GetUtcNow().UtcDateTime;
-        var count = 0;
+        var inbox = new List<InboxMessage>(messages.Count);
+        var outboxRows = new List<OutboxMessage>(messages.Count * 2);
+        var unsavedOrders = new HashSet<string>(StringComparer.Ordinal);
+        long saving = 0;
         foreach (var message in messages)
         {
             var evt = message.Event!;
             if (!applied.Add(evt.EventId))
             {
-                metrics.Duplicate(registration.Module);
+                metrics.Duplicate(module);
                 continue;
             }
+            // One SaveChanges per batch, except before a second event of the same order: its
+            // handler's queries must see what the first one wrote (see IEventHandler). Saving per
+            // message made SaveChanges re-scan every tracked entity each time: quadratic per batch.
+            if (!unsavedOrders.Add(evt.OrderId))
+            {
+                var saveStarted = Stopwatch.GetTimestamp();
+                await db.SaveChangesAsync(cancellationToken);
+                saving += Stopwatch.GetTimestamp() - saveStarted;
+                unsavedOrders.Clear();
+                unsavedOrders.Add(evt.OrderId);
+            }
             using var activity = traced ? StartActivity(message) : null;
-            db.Inbox.Add(new InboxMessage
+            inbox.Add(new InboxMessage
             {
                 EventId = evt.EventId,
                 EventType = evt.EventType,
@@ -215,15 +322,17 @@ internal sealed partial class EventConsumer<TContext>(
                 Offset = message.Raw.Offset.Value,
                 ProcessedAt = now,
             });
-            var outbox = new Outbox(db, message.TraceParent, now);
-            await message.Binding!.Invoke(scope.ServiceProvider, evt, outbox, cancellationToken);
-            // Saved per message, so the next handler's queries see this one's rows.
-            await db.SaveChangesAsync(cancellationToken);
-            count++;
+            await message.Binding!.Invoke(scope.ServiceProvider, evt, new Outbox(outboxRows, message.TraceParent, now), cancellationToken);
         }
+        mark = StageTimings.Record($"{module}.handlers", mark + saving, inbox.Count);
+        await db.SaveChangesAsync(cancellationToken);
+        await InboxOutboxWriter.InsertAsync(db, inbox, outboxRows, cancellationToken);
+        mark = StageTimings.Record($"{module}.save", mark - saving);
         await transaction.CommitAsync(cancellationToken);
-        outboxSignal.Notify();
-        if (count > 0) metrics.Processed(registration.Module, count, Stopwatch.GetElapsedTime(started).TotalSeconds / count);
+        StageTimings.Record($"{module}.commit", mark);
+        StageTimings.Record($"{module}.gate-held", held, 0);
+        if (outboxRows.Count > 0) outboxSignal.Notify();
+        if (inbox.Count > 0) metrics.Processed(module, inbox.Count, Stopwatch.GetElapsedTime(started).TotalSeconds / inbox.Count);
     }
 
     private Activity? StartActivity(IncomingMessage message)

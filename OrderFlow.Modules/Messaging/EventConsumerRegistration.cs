@@ -27,6 +27,9 @@ public sealed class EventConsumerRegistration
     public string GroupId => $"orderflow-{Module}";
     public IReadOnlyList<string> Topics { get; }
     internal Dictionary<string, HandlerBinding> Handlers { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Loads a batch's rows (by order id) into the context before the handlers run; see <see cref="EventConsumerBuilder{TContext}.Preload"/>.</summary>
+    internal Func<ModuleDbContext, IReadOnlySet<string>, CancellationToken, Task>? Preload { get; set; }
     public IEnumerable<string> HandledEventTypes => Handlers.Keys;
 }
 
@@ -60,6 +63,18 @@ public sealed class EventConsumerBuilder<TContext> where TContext : ModuleDbCont
             (sp, evt, outbox, ct) => sp.GetRequiredService<THandler>().HandleAsync((TEvent)evt, outbox, ct),
             validate is null ? null : evt => validate((TEvent)evt),
             null);
+        return this;
+    }
+
+    /// <summary>
+    /// Loads, in one query per batch, the rows the handlers will look up with <c>FindAsync</c>
+    /// (given the batch's order ids), so each lookup is answered by the change tracker instead of
+    /// a query of its own. Tracked rows are seen by <c>FindAsync</c> only: handlers' own queries
+    /// still go to the database.
+    /// </summary>
+    public EventConsumerBuilder<TContext> Preload(Func<TContext, IReadOnlySet<string>, CancellationToken, Task> preload)
+    {
+        Registration.Preload = (db, orderIds, ct) => preload((TContext)db, orderIds, ct);
         return this;
     }
 

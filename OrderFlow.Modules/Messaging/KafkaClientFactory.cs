@@ -20,11 +20,11 @@ public sealed class KafkaClientFactory(IOptions<KafkaOptions> options)
             ClientId = "orderflow",
             EnableIdempotence = true,
             Acks = Acks.All,
-            // Embedded broker: every millisecond of linger is latency on each of the flow's hops.
-            LingerMs = Options.UsingEmbeddedBroker ? 1 : 5,
             BatchNumMessages = 10_000,
             SocketNagleDisable = true,
         };
+        if (Options.UsingEmbeddedBroker) EmbeddedTuning.Apply(config);
+        else ClusterTuning.Apply(config);
         Apply(config);
         return config;
     }
@@ -43,17 +43,54 @@ public sealed class KafkaClientFactory(IOptions<KafkaOptions> options)
             SocketNagleDisable = true,
             EnablePartitionEof = false,
         };
-        if (Options.UsingEmbeddedBroker)
+        if (Options.UsingEmbeddedBroker) EmbeddedTuning.Apply(config);
+        else ClusterTuning.Apply(config);
+        Apply(config);
+        return config;
+    }
+
+    /// <summary>
+    /// The embedded broker: librdkafka's mock cluster in this process or next door, on loopback.
+    /// Tuned for latency; measured in docs/benchmarks.md ("Client settings").
+    /// </summary>
+    internal static class EmbeddedTuning
+    {
+        public static void Apply(ProducerConfig config) =>
+            // Every millisecond of linger is latency on each of the flow's four hops; on loopback
+            // a request costs little, so batches form from what queues while one is in flight.
+            config.LingerMs = 1;
+
+        public static void Apply(ConsumerConfig config)
         {
             // The mock broker holds an empty Fetch for the whole fetch.wait.max.ms even when data
             // arrives meanwhile; librdkafka's 500 ms default would cost half a second per hop.
             config.FetchWaitMaxMs = 10;
+            // A consumer whose prefetch queue is full waits fetch.queue.backoff.ms (1 s by
+            // default) before fetching again: with the loop's bounded queues that is a stall.
+            config.FetchQueueBackoffMs = 10;
+            // Prefetch per consumer (default 64 MB). The loop's bounded queues push back into this
+            // queue; 8 MB is ~16,000 events here and keeps four consumers' memory small.
+            config.QueuedMaxMessagesKbytes = 8 * 1024;
             // A killed process keeps its partitions until its session expires (45 s by default).
             config.SessionTimeoutMs = 6_000;
             config.HeartbeatIntervalMs = 1_000;
         }
-        Apply(config);
-        return config;
+    }
+
+    /// <summary>A real cluster: librdkafka's defaults except where noted; override through <c>Kafka:Properties</c>.</summary>
+    internal static class ClusterTuning
+    {
+        public static void Apply(ProducerConfig config) =>
+            // A few milliseconds buy fuller batches across the network.
+            config.LingerMs = 5;
+
+        public static void Apply(ConsumerConfig config)
+        {
+            // Real brokers answer a Fetch as soon as data arrives; 100 ms bounds the idle wait.
+            config.FetchWaitMaxMs = 100;
+            config.FetchQueueBackoffMs = 100;
+            config.QueuedMaxMessagesKbytes = 32 * 1024;
+        }
     }
 
     public AdminClientConfig AdminConfig()

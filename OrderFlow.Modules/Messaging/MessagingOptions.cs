@@ -10,6 +10,13 @@ public sealed class MessagingOptions
     /// <summary>Most messages applied in one SQLite transaction.</summary>
     [Range(1, 10_000)] public int MaxBatchSize { get; set; } = 500;
 
+    /// <summary>
+    /// Workers applying one consumer's partitions in parallel; a partition always goes to the same
+    /// worker. SQLite has one writer, so more than one pays only where work outside the write lock
+    /// dominates (see docs/benchmarks.md).
+    /// </summary>
+    [Range(1, 64)] public int Workers { get; set; } = 1;
+
     /// <summary>One transaction per batch (true) or per message (false; for comparison only).</summary>
     public bool Batching { get; set; } = true;
 

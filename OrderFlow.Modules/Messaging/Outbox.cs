@@ -10,7 +10,8 @@ namespace OrderFlow.Messaging;
 /// </summary>
 public sealed class Outbox
 {
-    private readonly ModuleDbContext db;
+    private readonly ModuleDbContext? db;
+    private readonly List<OutboxMessage>? rows;
     private readonly string traceParent;
     private readonly DateTime now;
     private readonly List<IntegrationEvent> added = [];
@@ -27,6 +28,17 @@ public sealed class Outbox
         this.now = now;
     }
 
+    /// <summary>
+    /// The consumer loop's outbox: rows are collected in <paramref name="rows"/> and inserted with
+    /// the batch's other rows in one statement, untracked (see InboxOutboxWriter).
+    /// </summary>
+    internal Outbox(List<OutboxMessage> rows, string? traceParent, DateTime now)
+    {
+        this.rows = rows;
+        this.traceParent = Tracing.IsValid(traceParent) ? traceParent! : Tracing.CurrentOrNew(null);
+        this.now = now;
+    }
+
     /// <summary>The W3C traceparent this unit of work belongs to.</summary>
     public string TraceParent => traceParent;
 
@@ -39,7 +51,7 @@ public sealed class Outbox
     {
         if (evt.TraceId is null) evt = evt with { TraceId = TraceId };
         added.Add(evt);
-        db.OutboxMessages.Add(new OutboxMessage
+        var row = new OutboxMessage
         {
             EventId = evt.EventId,
             EventType = evt.EventType,
@@ -49,7 +61,9 @@ public sealed class Outbox
             Payload = EventJson.Serialize(evt),
             TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && current.TraceId.ToHexString() == TraceId ? current.Id : traceParent,
             CreatedAt = now,
-        });
+        };
+        if (rows is not null) rows.Add(row);
+        else db!.OutboxMessages.Add(row);
     }
 }
 

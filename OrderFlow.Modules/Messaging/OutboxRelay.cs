@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrderFlow.Persistence;
+using System.Diagnostics;
 using System.Text;
 
 namespace OrderFlow.Messaging;
@@ -13,13 +14,26 @@ namespace OrderFlow.Messaging;
 /// Publishes a module's outbox rows in id order through the shared idempotent producer, then
 /// deletes the rows that the broker acknowledged. A crash between the two publishes them again;
 /// the consumers' inboxes absorb the copy. Rows that fail stay and are retried on the next pass.
+/// <para>
+/// Deletes are deferred: the relay remembers the highest id below which every row was delivered
+/// and reads only past it, and deletes up to it at most every <see cref="DeleteInterval"/> (or
+/// when idle). Each delete is a write transaction, and waiting for the write lock once per pass
+/// held the next pass back (docs/benchmarks.md). Reading past the mark relies on ids becoming
+/// visible in id order, which SQLite's single writer guarantees; on a server database with
+/// concurrent writers this read would need the pending rows' ids instead.
+/// </para>
 /// </summary>
 internal sealed partial class OutboxRelay<TContext>(
     IServiceScopeFactory scopes, SharedProducer producer, OutboxSignal<TContext> signal,
     IOptions<MessagingOptions> options, MessagingMetrics metrics, ILogger<OutboxRelay<TContext>> logger)
     : BackgroundService where TContext : ModuleDbContext
 {
+    private static readonly TimeSpan DeleteInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly string module = StoreServiceCollectionExtensions.TablePrefixOf(typeof(TContext));
+    private long deliveredThrough;
+    private long deletedThrough;
+    private long lastDelete = Stopwatch.GetTimestamp();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -52,20 +66,41 @@ internal sealed partial class OutboxRelay<TContext>(
         // Drain on shutdown: whatever was committed before the stop goes out now if the broker is
         // up; bounded, so a broker that is down cannot hold the shutdown (the rows stay for next time).
         using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try { await RelayOnceAsync(drain.Token); } catch (Exception ex) { LogRelayFailed(ex, module, failures); }
+        try
+        {
+            await RelayOnceAsync(drain.Token);
+            await DeleteDeliveredAsync(force: true);
+        }
+        catch (Exception ex)
+        {
+            LogRelayFailed(ex, module, failures);
+        }
     }
 
-    /// <summary>Sends one batch; returns how many rows were published and removed.</summary>
+    /// <summary>Sends one batch; returns how many rows were published.</summary>
     internal async Task<int> RelayOnceAsync(CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<TContext>();
-        var rows = await db.OutboxMessages.AsNoTracking().OrderBy(m => m.Id).Take(options.Value.OutboxBatchSize).ToListAsync(cancellationToken);
-        // A full batch means there may be more: count them, so the backlog gauge is not capped at the batch size.
-        metrics.SetOutboxBacklog(module, rows.Count < options.Value.OutboxBatchSize ? rows.Count : await db.OutboxMessages.LongCountAsync(cancellationToken));
-        if (rows.Count == 0) return 0;
+        var mark = Stopwatch.GetTimestamp();
+        List<OutboxMessage> rows;
+        long backlog;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TContext>();
+            var after = deliveredThrough;
+            rows = await db.OutboxMessages.AsNoTracking().Where(m => m.Id > after).OrderBy(m => m.Id)
+                .Take(options.Value.OutboxBatchSize).ToListAsync(cancellationToken);
+            // A full batch means there may be more: count them, so the backlog gauge is not capped at the batch size.
+            backlog = rows.Count < options.Value.OutboxBatchSize ? rows.Count : await db.OutboxMessages.LongCountAsync(m => m.Id > after, cancellationToken);
+        }
+        metrics.SetOutboxBacklog(module, backlog);
+        mark = StageTimings.Record($"relay.{module}.select", mark, rows.Count);
+        if (rows.Count == 0)
+        {
+            await DeleteDeliveredAsync(force: true);
+            return 0;
+        }
 
-        var delivered = new long[rows.Count];
+        var delivered = new bool[rows.Count];
         var failed = 0;
         var pending = rows.Count;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -91,7 +126,7 @@ internal sealed partial class OutboxRelay<TContext>(
                     }
                     else
                     {
-                        delivered[index] = row.Id;
+                        delivered[index] = true;
                     }
                     if (Interlocked.Decrement(ref pending) == 0) done.TrySetResult();
                 });
@@ -99,27 +134,42 @@ internal sealed partial class OutboxRelay<TContext>(
             catch (KafkaException ex)
             {
                 firstError ??= ex.Error.Reason;
-                Interlocked.Increment(ref failed);
-                if (Interlocked.Decrement(ref pending) == 0) done.TrySetResult();
                 // Later rows of the same key must not overtake this one.
-                for (var j = i + 1; j < rows.Count; j++)
-                {
-                    Interlocked.Increment(ref failed);
-                    if (Interlocked.Decrement(ref pending) == 0) done.TrySetResult();
-                }
+                var skipped = rows.Count - i;
+                Interlocked.Add(ref failed, skipped);
+                if (Interlocked.Add(ref pending, -skipped) == 0) done.TrySetResult();
                 break;
             }
         }
         await done.Task.WaitAsync(cancellationToken);
+        mark = StageTimings.Record($"relay.{module}.produce", mark, rows.Count);
 
-        var ids = delivered.Where(id => id != 0).ToList();
-        if (ids.Count > 0)
+        // Only the unbroken run of delivered rows counts: a row after a failed one is sent again
+        // with it next pass (the inbox absorbs the copy), so order per key is kept.
+        var run = 0;
+        while (run < rows.Count && delivered[run]) run++;
+        if (run > 0)
         {
-            await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteDeleteAsync(CancellationToken.None);
-            metrics.OutboxPublished(module, ids.Count);
+            deliveredThrough = rows[run - 1].Id;
+            metrics.OutboxPublished(module, run);
         }
+        await DeleteDeliveredAsync(force: false);
+        StageTimings.Record($"relay.{module}.delete", mark, 0);
         if (failed > 0) throw new KafkaException(new Error(ErrorCode.Local_Fail, $"{failed} of {rows.Count} outbox rows were not delivered: {firstError}"));
-        return ids.Count;
+        return run;
+    }
+
+    private async Task DeleteDeliveredAsync(bool force)
+    {
+        if (deliveredThrough <= deletedThrough) return;
+        if (!force && Stopwatch.GetElapsedTime(lastDelete) < DeleteInterval) return;
+        var through = deliveredThrough;
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TContext>();
+        using (await WriteGate.EnterAsync(db.Database, CancellationToken.None))
+            await db.OutboxMessages.Where(m => m.Id <= through).ExecuteDeleteAsync(CancellationToken.None);
+        deletedThrough = through;
+        lastDelete = Stopwatch.GetTimestamp();
     }
 
     internal static Headers EventHeaders(OutboxMessage row)

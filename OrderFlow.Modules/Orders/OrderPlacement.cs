@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using OrderFlow.Messaging;
+using OrderFlow.Persistence;
 using OrderFlow.Orders.Api;
 using OrderFlow.Orders.Data;
 
@@ -41,8 +42,8 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         if (idempotencyKey is not null && await FindByKeyAsync(idempotencyKey, cancellationToken) is { } existing)
             return new PlaceResult(existing.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, existing);
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var order = Add(request, idempotencyKey, hash);
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
+        var order = Add(request, idempotencyKey, hash, null);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -63,9 +64,12 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
     /// <summary>Creates many orders in one transaction (the load generator's path).</summary>
     public async Task<IReadOnlyList<Order>> PlaceManyAsync(IReadOnlyList<NewOrder> requests, CancellationToken cancellationToken)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var orders = requests.Select(r => Add(r, null, null)).ToList();
+        // Built before the write turn is taken; the outbox rows go in untracked, as the consumers' do.
+        var outboxRows = new List<OutboxMessage>(requests.Count);
+        var orders = requests.Select(r => Add(r, null, null, outboxRows)).ToList();
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
+        await InboxOutboxWriter.InsertAsync(db, [], outboxRows, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         db.ChangeTracker.Clear();
         signal.Notify();
@@ -74,7 +78,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
 
     public async Task<CancelResult> CancelAsync(string orderId, CancellationToken cancellationToken)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
         var order = await db.Orders.FindAsync([orderId], cancellationToken);
         if (order is null) return new CancelResult(CancelOutcome.NotFound, null);
         if (order.IsTerminal) return new CancelResult(CancelOutcome.AlreadyTerminal, order);
@@ -87,10 +91,10 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         return new CancelResult(CancelOutcome.Cancelled, order);
     }
 
-    private Order Add(NewOrder request, string? idempotencyKey, string? hash)
+    private Order Add(NewOrder request, string? idempotencyKey, string? hash, List<OutboxMessage>? outboxRows)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var outbox = new Outbox(db, null, now);
+        var outbox = outboxRows is null ? new Outbox(db, null, now) : new Outbox(outboxRows, null, now);
         var order = new Order
         {
             Id = NewOrderId(),

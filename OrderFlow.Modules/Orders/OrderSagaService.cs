@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrderFlow.Messaging;
+using OrderFlow.Persistence;
 using OrderFlow.Orders.Data;
 
 namespace OrderFlow.Orders;
@@ -48,7 +49,7 @@ internal sealed partial class OrderSagaService(
         var deadline = now - options.Value.SagaTimeout;
         var hold = options.Value.FulfilmentHold;
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
         var expired = await db.Orders.Where(o => Open.Contains(o.Status) && o.CreatedAt < deadline)
             .OrderBy(o => o.CreatedAt).Take(batch).ToListAsync(cancellationToken);
         var due = hold > TimeSpan.Zero

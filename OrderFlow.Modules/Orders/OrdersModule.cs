@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using FluentValidation;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
@@ -34,7 +35,8 @@ public static class OrdersModule
             .Handle<InventoryReservationFailed, InventoryReservationFailedHandler>()
             .Handle<InventoryReleased, InventoryReleasedHandler>()
             .Handle<PaymentCompleted, PaymentCompletedHandler>()
-            .Handle<PaymentFailed, PaymentFailedHandler>();
+            .Handle<PaymentFailed, PaymentFailedHandler>()
+            .Preload((db, orderIds, ct) => db.Orders.Where(o => orderIds.Contains(o.Id)).LoadAsync(ct));
         builder.Services.AddScoped<OrderPlacement>();
         builder.Services.AddScoped<IValidator<PlaceOrderRequest>, PlaceOrderRequestValidator>();
         builder.Services.AddHostedService<OrderSagaService>();

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -30,7 +31,8 @@ public static class PaymentModule
         builder.Services.AddEventConsumer<PaymentDbContext>("payment", Topics.OrderEvents, Topics.InventoryEvents)
             .Handle<OrderCreated, OrderCreatedHandler>(1, 2)
             .Handle<InventoryReserved, InventoryReservedHandler>()
-            .Handle<OrderCancelled, OrderCancelledHandler>();
+            .Handle<OrderCancelled, OrderCancelledHandler>()
+            .Preload((db, orderIds, ct) => db.Requests.Where(r => orderIds.Contains(r.OrderId)).LoadAsync(ct));
         return builder;
     }
 

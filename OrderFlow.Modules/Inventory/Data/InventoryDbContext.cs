@@ -49,7 +49,8 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             stock.HasKey(s => s.ProductId);
             stock.Property(s => s.ProductId).HasColumnName("product_id").HasMaxLength(64);
             stock.Property(s => s.InitialQuantity).HasColumnName("initial_quantity");
-            stock.Property(s => s.Available).HasColumnName("available");
+            // The stock cache's guard: an update carries the value it was based on (StockCache).
+            stock.Property(s => s.Available).HasColumnName("available").IsConcurrencyToken();
         });
         modelBuilder.Entity<Reservation>(reservation =>
         {

@@ -6,8 +6,10 @@ using OrderFlow.Messaging;
 namespace OrderFlow.Inventory.Handlers;
 
 /// <summary>Reserves every line of a new order, or none: unknown products and missing stock reject the order.</summary>
-internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider clock, InventoryMetrics? metrics = null) : IEventHandler<OrderCreated>
+internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider clock, InventoryMetrics? metrics = null, StockLookup? stockLookup = null) : IEventHandler<OrderCreated>
 {
+    private readonly StockLookup stockRows = stockLookup ?? new StockLookup(db, null);
+
     public async Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
     {
         // Already decided under another event id: reserved, released or rejected. A rejection is
@@ -18,13 +20,13 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
         var stock = new List<(StockItem Item, int Quantity)>(wanted.Count);
         foreach (var (productId, quantity) in wanted)
         {
-            var item = await db.Stock.FindAsync([productId], cancellationToken);
+            var item = await stockRows.FindAsync(productId, cancellationToken);
             if (item is null)
             {
                 Reject(evt, "unknown_product", productId, outbox);
                 return;
             }
-            if (item.Available < quantity)
+            if (!await stockRows.HasAsync(item, quantity, cancellationToken))
             {
                 Reject(evt, "insufficient_stock", productId, outbox);
                 return;

@@ -6,8 +6,10 @@ using OrderFlow.Messaging;
 namespace OrderFlow.Inventory.Handlers;
 
 /// <summary>Puts a reservation's units back, once; a second release of the same order does nothing.</summary>
-internal sealed class ReservationRelease(InventoryDbContext db, TimeProvider clock, InventoryMetrics? metrics = null)
+internal sealed class ReservationRelease(InventoryDbContext db, TimeProvider clock, InventoryMetrics? metrics = null, StockLookup? stockLookup = null)
 {
+    private readonly StockLookup stockRows = stockLookup ?? new StockLookup(db, null);
+
     public async Task ReleaseAsync(string orderId, string reason, Outbox outbox, CancellationToken cancellationToken)
     {
         var reservation = await db.Reservations.Include(r => r.Lines).FirstOrDefaultAsync(r => r.OrderId == orderId, cancellationToken);
@@ -15,7 +17,7 @@ internal sealed class ReservationRelease(InventoryDbContext db, TimeProvider clo
 
         foreach (var line in reservation.Lines)
         {
-            var item = await db.Stock.FindAsync([line.ProductId], cancellationToken)
+            var item = await stockRows.FindAsync(line.ProductId, cancellationToken)
                 ?? throw new InvalidOperationException($"reserved product {line.ProductId} is missing from inventory_stock");
             item.Available += line.Quantity;
         }

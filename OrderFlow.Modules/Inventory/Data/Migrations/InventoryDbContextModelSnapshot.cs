@@ -65,6 +65,7 @@ namespace OrderFlow.Inventory.Data.Migrations
                         .HasColumnName("product_id");
 
                     b.Property<int>("Available")
+                        .IsConcurrencyToken()
                         .HasColumnType("INTEGER")
                         .HasColumnName("available");
 
