@@ -120,7 +120,9 @@ public sealed partial class KafkaSecuritySettingsTests
             foreach (Match builder in NewBuilder().Matches(source))
             {
                 var argument = builder.Groups["arg"].Value.TrimEnd(')');
-                var fromFactory = argument.Contains("Config(", StringComparison.Ordinal) || (argument == "config" && source.Contains(".AdminConfig()", StringComparison.Ordinal));
+                var fromFactory = argument.Contains("Config(", StringComparison.Ordinal)
+                    || (argument == "config" && source.Contains(".AdminConfig()", StringComparison.Ordinal))
+                    || Regex.IsMatch(source, $@"\b{Regex.Escape(argument)}\s*=\s*[\w.]+\.(Producer|Consumer|Admin)Config\(");
                 if (!fromFactory) offending.Add($"{name}: {builder.Value}");
             }
         }
