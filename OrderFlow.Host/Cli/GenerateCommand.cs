@@ -42,7 +42,11 @@ internal static class GenerateCommand
         {
             var configArgs = CommandLine.ConfigArgs(result);
             var configuration = OrderFlowApp.LoadConfiguration(configArgs);
-            var catalog = configuration.GetSection(InventoryModule.Section).Get<InventoryOptions>()?.Catalog.Keys.Order().ToList() ?? [];
+            // The stress test exercises the whole flow: products stocked for a demo of rejections
+            // (PROD-LIMITED) are left out when the catalogue has well-stocked ones.
+            var stock = configuration.GetSection(InventoryModule.Section).Get<InventoryOptions>()?.Catalog ?? [];
+            var wellStocked = stock.Where(p => p.Value >= 1_000).Select(p => p.Key).Order().ToList();
+            var catalog = wellStocked.Count > 0 ? wellStocked : stock.Keys.Order().ToList();
             var settings = new GenerateSettings(result.GetValue(orders), result.GetValue(rate), result.GetValue(users),
                 result.GetValue(inFlight), catalog, result.GetValue(seed), result.GetValue(timeout));
             var attach = result.GetValue(mode) switch
