@@ -28,7 +28,10 @@ internal sealed class TcpRelay : IAsyncDisposable
     public static TcpRelay Start(int port, IPEndPoint target)
     {
         var listener = new TcpListener(IPAddress.Loopback, port);
-        listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, false);
+        // Plain SO_REUSEADDR lets a restarted broker bind while old connections sit in TIME_WAIT
+        // and still refuses a port another socket listens on. Set raw: .NET's ReuseAddress option
+        // also sets SO_REUSEPORT on Linux, which would let a second broker share the port.
+        if (OperatingSystem.IsLinux()) listener.Server.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
         listener.Start(512);
         return new TcpRelay(listener, target);
     }
