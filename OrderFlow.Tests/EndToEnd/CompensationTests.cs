@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using Confluent.Kafka;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using OrderFlow.Contracts;
 using OrderFlow.Host.Cli;
 using OrderFlow.Inventory.Data;
@@ -89,8 +88,7 @@ public sealed class CompensationTests
 
         await PublishAsync(host, contradiction);
 
-        var clients = new KafkaClientFactory(Options.Create(new KafkaOptions { BootstrapServers = host.Broker!.BootstrapServers, UsingEmbeddedBroker = true }));
-        var letter = await Eventually.Value(() => Task.FromResult(DlqCommand.Read(clients, [Topics.DeadLetter(Topics.InventoryEvents)], CancellationToken.None)
+        var letter = await Eventually.Value(() => Task.FromResult(DlqCommand.Read(host.KafkaClients, [Topics.DeadLetter(Topics.InventoryEvents)], CancellationToken.None)
             .FirstOrDefault(l => l.EventId == contradiction.EventId)), l => l is not null, "the contradicting event in inventory-events.dlq");
         Assert.That(letter!.Error, Does.Contain("IllegalTransitionException").And.Contain("cannot move from InventoryReserved to Rejected"));
         var order = await host.GetOrderAsync(orderId);

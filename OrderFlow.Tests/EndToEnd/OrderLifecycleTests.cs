@@ -102,9 +102,7 @@ public sealed class OrderLifecycleTests
 
         Assert.That(order.GetProperty("currency").GetString(), Is.EqualTo("EUR"));
         Assert.That(order.GetProperty("shipping_address").GetProperty("city").GetString(), Is.EqualTo("Berlin"));
-        var clients = new OrderFlow.Messaging.KafkaClientFactory(Microsoft.Extensions.Options.Options.Create(
-            new OrderFlow.Messaging.KafkaOptions { BootstrapServers = host.Broker!.BootstrapServers, UsingEmbeddedBroker = true }));
-        var created = OrderFlow.Host.Cli.DlqCommand.Read(clients, [OrderFlow.Contracts.Topics.OrderEvents], CancellationToken.None)
+        var created = OrderFlow.Host.Cli.DlqCommand.Read(host.KafkaClients, [OrderFlow.Contracts.Topics.OrderEvents], CancellationToken.None)
             .Single(m => m.EventType == "OrderCreated" && System.Text.Encoding.UTF8.GetString(m.Message.Key!) == orderId);
         using var payload = JsonDocument.Parse(created.Message.Value);
         Assert.That(OrderFlow.Messaging.HeaderNames.GetString(created.Message.Headers, "event_version"), Is.EqualTo("2"));

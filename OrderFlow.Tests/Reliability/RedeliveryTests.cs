@@ -1,7 +1,6 @@
 using System.Text;
 using Confluent.Kafka;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using OrderFlow.Contracts;
 using OrderFlow.Host.Cli;
 using OrderFlow.Inventory.Data;
@@ -29,7 +28,7 @@ public sealed class RedeliveryTests
         var copies = 0;
         using (var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = host.Broker!.BootstrapServers }).Build())
         {
-            foreach (var letter in DlqCommand.Read(Clients(host), [Topics.OrderEvents, Topics.InventoryEvents, Topics.PaymentEvents], CancellationToken.None))
+            foreach (var letter in DlqCommand.Read(host.KafkaClients, [Topics.OrderEvents, Topics.InventoryEvents, Topics.PaymentEvents], CancellationToken.None))
             {
                 await producer.ProduceAsync(letter.Topic, new Message<byte[]?, byte[]?> { Key = letter.Message.Key, Value = letter.Message.Value, Headers = letter.Message.Headers });
                 copies++;
@@ -67,7 +66,7 @@ public sealed class RedeliveryTests
 
         await host.WaitForStatusAsync(first, "Completed");
         await host.WaitForStatusAsync(second, "Completed");
-        var letters = await Eventually.Value(() => Task.FromResult(DlqCommand.Read(Clients(host), [Topics.DeadLetter(Topics.OrderEvents)], CancellationToken.None)),
+        var letters = await Eventually.Value(() => Task.FromResult(DlqCommand.Read(host.KafkaClients, [Topics.DeadLetter(Topics.OrderEvents)], CancellationToken.None)),
             l => l.Select(x => x.Error![..12]).Distinct().Count() >= 5, "every kind of poison in order-events.dlq");
         var inventory = letters.Where(l => l.Message.Headers.GetString(HeaderNames.DlqConsumerGroup) == "orderflow-inventory").Select(l => l.Error!).ToList();
         Assert.Multiple(() =>
@@ -81,9 +80,6 @@ public sealed class RedeliveryTests
             Assert.That(letters.Select(l => l.Attempts), Is.All.EqualTo("1"));
         });
     }
-
-    private static KafkaClientFactory Clients(TestHost host) =>
-        new(Options.Create(new KafkaOptions { BootstrapServers = host.Broker!.BootstrapServers, UsingEmbeddedBroker = true }));
 
     private static async Task<(int Charges, int Refunds, int Reservations, int Released, int Notifications, int Available)> EffectsAsync(TestHost host)
     {

@@ -83,6 +83,9 @@ public sealed class TestHost : IAsyncDisposable
 
     public T Service<T>() where T : notnull => app.Services.GetRequiredService<T>();
 
+    /// <summary>The host's own client factory: configured for the broker this host uses.</summary>
+    public OrderFlow.Messaging.KafkaClientFactory KafkaClients => Service<OrderFlow.Messaging.KafkaClientFactory>();
+
     /// <summary>A scope for reading a module's store directly.</summary>
     public AsyncServiceScope Scope() => app.Services.CreateAsyncScope();
 
