@@ -176,6 +176,21 @@ public sealed class OrderHandlerTests
     }
 
     [Test]
+    public async Task Handle_WhenTheReleaseOvertakesPaymentFailed_CancelsAndStillRecordsTheFailure()
+    {
+        var orderId = await PlaceAsync();
+        await ReservedAsync(orderId, "RSV-1");
+
+        await ReleasedAsync(orderId, "payment_failed");
+        var afterFailed = await PaymentFailedAsync(orderId, "card_declined");
+
+        var order = await LoadAsync(orderId);
+        Assert.That(afterFailed, Is.Empty);
+        Assert.That(order.Status, Is.EqualTo(OrderStatus.Cancelled));
+        Assert.That(order.PaymentFailure, Is.EqualTo("card_declined"));
+    }
+
+    [Test]
     public async Task Handle_WhenInventoryReleasedArrivesTwice_CancelsOnce()
     {
         var orderId = await PlaceAsync();

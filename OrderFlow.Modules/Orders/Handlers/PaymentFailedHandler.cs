@@ -10,8 +10,8 @@ internal sealed class PaymentFailedHandler(OrdersDbContext db) : IEventHandler<P
     public async Task HandleAsync(PaymentFailed evt, Outbox outbox, CancellationToken cancellationToken)
     {
         var order = await db.LoadAsync(evt.OrderId, cancellationToken);
-        if (order.IsTerminal) return;
-
-        order.PaymentFailure = evt.Reason;
+        // Recorded even when the order is already cancelled: payment-events and inventory-events are
+        // separate topics, so the release that cancels the order may arrive first.
+        order.PaymentFailure ??= evt.Reason;
     }
 }
