@@ -33,10 +33,20 @@ namespace OrderFlow.Orders.Data.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("currency");
 
+                    b.Property<string>("History")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("history");
+
                     b.Property<string>("IdempotencyKey")
                         .HasMaxLength(128)
                         .HasColumnType("TEXT")
                         .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Items")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("items");
 
                     b.Property<DateTime?>("PaidAt")
                         .HasColumnType("TEXT")
@@ -247,72 +257,6 @@ namespace OrderFlow.Orders.Data.Migrations
                             b1.WithOwner()
                                 .HasForeignKey("OrderId");
                         });
-
-                    b.OwnsMany("OrderFlow.Orders.Data.OrderLine", "Items", b1 =>
-                        {
-                            b1.Property<string>("OrderId");
-
-                            b1.Property<int>("__synthesizedOrdinal")
-                                .ValueGeneratedOnAddOrUpdate();
-
-                            b1.Property<decimal>("Price")
-                                .HasJsonPropertyName("price");
-
-                            b1.Property<string>("ProductId")
-                                .IsRequired()
-                                .HasJsonPropertyName("product_id");
-
-                            b1.Property<int>("Quantity")
-                                .HasJsonPropertyName("quantity");
-
-                            b1.HasKey("OrderId", "__synthesizedOrdinal");
-
-                            b1.ToTable("orders_orders");
-
-                            b1
-                                .ToJson("items")
-                                .HasColumnType("TEXT");
-
-                            b1.WithOwner()
-                                .HasForeignKey("OrderId");
-                        });
-
-                    b.OwnsMany("OrderFlow.Orders.Data.OrderTransition", "History", b1 =>
-                        {
-                            b1.Property<string>("OrderId");
-
-                            b1.Property<int>("__synthesizedOrdinal")
-                                .ValueGeneratedOnAddOrUpdate();
-
-                            b1.Property<DateTime>("At")
-                                .HasJsonPropertyName("at");
-
-                            b1.Property<string>("From")
-                                .IsRequired()
-                                .HasJsonPropertyName("from");
-
-                            b1.Property<string>("Reason")
-                                .HasJsonPropertyName("reason");
-
-                            b1.Property<string>("To")
-                                .IsRequired()
-                                .HasJsonPropertyName("to");
-
-                            b1.HasKey("OrderId", "__synthesizedOrdinal");
-
-                            b1.ToTable("orders_orders");
-
-                            b1
-                                .ToJson("history")
-                                .HasColumnType("TEXT");
-
-                            b1.WithOwner()
-                                .HasForeignKey("OrderId");
-                        });
-
-                    b.Navigation("History");
-
-                    b.Navigation("Items");
 
                     b.Navigation("ShippingAddress");
                 });
