@@ -56,12 +56,19 @@ internal sealed partial class ConsumerLagMonitor(
 
     internal async Task MeasureAsync(IAdminClient admin, IReadOnlyList<EventConsumerRegistration> groups)
     {
+        foreach (var (group, lag) in await LagOfAsync(admin, groups)) metrics.SetConsumerLag(group, lag);
+    }
+
+    /// <summary>Lag per partition of each group: high watermark minus committed offset (the low watermark when never committed).</summary>
+    internal static async Task<Dictionary<string, List<PartitionLag>>> LagOfAsync(IAdminClient admin, IReadOnlyList<EventConsumerRegistration> groups)
+    {
+        var result = new Dictionary<string, List<PartitionLag>>();
         var metadata = admin.GetMetadata(Timeout);
         var partitions = metadata.Topics.Where(t => !t.Error.IsError)
             .ToDictionary(t => t.Topic, t => t.Partitions.Select(p => p.PartitionId).Order().ToList());
         var consumed = groups.SelectMany(g => g.Topics).Distinct().Where(partitions.ContainsKey)
             .SelectMany(t => partitions[t].Select(p => new TopicPartition(t, p))).ToList();
-        if (consumed.Count == 0) return;
+        if (consumed.Count == 0) return result;
 
         var high = await OffsetsAsync(admin, consumed, OffsetSpec.Latest());
         Dictionary<TopicPartition, long>? low = null;
@@ -80,8 +87,9 @@ internal sealed partial class ConsumerLagMonitor(
                 if (position < 0) position = low!.GetValueOrDefault(tp);
                 lag.Add(new PartitionLag(tp.Topic, tp.Partition.Value, Math.Max(0, end - position)));
             }
-            metrics.SetConsumerLag(group.GroupId, lag);
+            result[group.GroupId] = lag;
         }
+        return result;
     }
 
     private static async Task<Dictionary<TopicPartition, long>> OffsetsAsync(IAdminClient admin, IEnumerable<TopicPartition> partitions, OffsetSpec spec)

@@ -119,32 +119,17 @@ public sealed class TestHost : IAsyncDisposable
 
     /// <summary>
     /// Waits until every consumer group of this host has committed the end of every partition it
-    /// reads: all messages so far are applied (offsets are committed only after the database commit).
+    /// reads — the lag the host's own monitor measures is zero: all messages so far are applied
+    /// (offsets are committed only after the database commit).
     /// </summary>
     public Task WaitUntilDrainedAsync(TimeSpan? timeout = null)
     {
-        var registrations = app.Services.GetServices<OrderFlow.Messaging.EventConsumerRegistration>().ToList();
-        var bootstrap = Broker?.BootstrapServers ?? throw new InvalidOperationException("only for hosts with their own broker");
-        return Eventually.Until(() =>
+        var registrations = app.Services.GetServices<OrderFlow.Messaging.EventConsumerRegistration>().DistinctBy(r => r.GroupId).ToList();
+        return Eventually.Until(async () =>
         {
-            foreach (var registration in registrations)
-            {
-                using var consumer = new Confluent.Kafka.ConsumerBuilder<byte[], byte[]>(new Confluent.Kafka.ConsumerConfig
-                {
-                    BootstrapServers = bootstrap, GroupId = registration.GroupId, EnableAutoCommit = false,
-                }).Build();
-                using var admin = new Confluent.Kafka.AdminClientBuilder(new Confluent.Kafka.AdminClientConfig { BootstrapServers = bootstrap }).Build();
-                var partitions = admin.GetMetadata(TimeSpan.FromSeconds(5)).Topics.Where(t => registration.Topics.Contains(t.Topic))
-                    .SelectMany(t => t.Partitions.Select(p => new Confluent.Kafka.TopicPartition(t.Topic, p.PartitionId))).ToList();
-                var committed = consumer.Committed(partitions, TimeSpan.FromSeconds(5));
-                foreach (var partition in partitions)
-                {
-                    var end = consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(5)).High.Value;
-                    var at = committed.Single(c => c.TopicPartition == partition).Offset.Value;
-                    if (end > 0 && at < end) return false;
-                }
-            }
-            return true;
+            using var admin = new Confluent.Kafka.AdminClientBuilder(KafkaClients.AdminConfig()).Build();
+            var lag = await OrderFlow.Messaging.ConsumerLagMonitor.LagOfAsync(admin, registrations);
+            return registrations.All(r => lag.TryGetValue(r.GroupId, out var partitions) && partitions.All(p => p.Lag == 0));
         }, "every consumer group to have committed the end of its partitions", timeout);
     }
 
