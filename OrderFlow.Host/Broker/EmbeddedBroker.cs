@@ -101,6 +101,4 @@ public static class KafkaApiKey
 {
     public const short Produce = 0;
     public const short Fetch = 1;
-    public const short Metadata = 3;
-    public const short OffsetCommit = 8;
 }

@@ -30,7 +30,6 @@ public sealed class EventConsumerRegistration
 
     /// <summary>Loads a batch's rows (by order id) into the context before the handlers run; see <see cref="EventConsumerBuilder{TContext}.Preload"/>.</summary>
     internal Func<ModuleDbContext, IReadOnlySet<string>, CancellationToken, Task>? Preload { get; set; }
-    public IEnumerable<string> HandledEventTypes => Handlers.Keys;
 }
 
 public sealed class EventConsumerBuilder<TContext> where TContext : ModuleDbContext

@@ -68,13 +68,6 @@ public sealed partial class SharedProducer : IDisposable
         return result;
     }
 
-    public void Flush(TimeSpan timeout)
-    {
-        IProducer<byte[]?, byte[]?>? current;
-        lock (gate) current = producer;
-        current?.Flush(timeout);
-    }
-
     private void OnError(IProducer<byte[]?, byte[]?> source, Error error)
     {
         LastError = error.Reason;

@@ -113,7 +113,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         };
         order.History.Add(new OrderTransition { From = "", To = nameof(OrderStatus.Created), At = now });
         db.Orders.Add(order);
-        outbox.Add(order.ToCreatedEvent() with { TraceId = outbox.TraceId });
+        outbox.Add(order.ToCreatedEvent());
         return order;
     }
 

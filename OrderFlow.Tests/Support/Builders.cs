@@ -12,7 +12,6 @@ public sealed class OrderCreatedBuilder(string orderId)
 {
     private readonly List<OrderItem> items = [];
     private string userId = "USER-001";
-    private string? eventId;
 
     public OrderCreatedBuilder WithItem(string productId, int quantity, decimal price = 10m)
     {
@@ -26,15 +25,9 @@ public sealed class OrderCreatedBuilder(string orderId)
         return this;
     }
 
-    public OrderCreatedBuilder WithEventId(string id)
-    {
-        eventId = id;
-        return this;
-    }
-
     public OrderCreated Build()
     {
-        var evt = new OrderCreated
+        return new OrderCreated
         {
             OrderId = orderId,
             UserId = userId,
@@ -42,7 +35,6 @@ public sealed class OrderCreatedBuilder(string orderId)
             TotalAmount = (items.Count == 0 ? 10m : items.Sum(i => i.Quantity * i.Price)),
             Timestamp = DateTime.UtcNow,
         };
-        return eventId is null ? evt : evt with { EventId = eventId };
     }
 
     public static implicit operator OrderCreated(OrderCreatedBuilder builder) => builder.Build();

@@ -27,7 +27,6 @@ public sealed partial class HostProcess : IAsyncDisposable
     public IReadOnlyCollection<string> Output => lines.ToArray();
     public bool HasExited => process.HasExited;
     public int ExitCode => process.ExitCode;
-    public int Id => process.Id;
 
     public static HostProcess Start(params string[] args) => Start(args, null);
 
