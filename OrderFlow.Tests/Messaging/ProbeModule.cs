@@ -38,12 +38,19 @@ public sealed class FailurePlan
     public ConcurrentDictionary<string, int> FailuresLeft { get; } = new();
     public ConcurrentDictionary<string, int> Attempts { get; } = new();
     public HashSet<string> Permanent { get; } = [];
+
+    /// <summary>After this many events reach the handler, it waits until the host stops, so a test can stop a consumer mid-stream.</summary>
+    public int? HoldAfter { get; set; }
+
+    private int seen;
+    internal bool ShouldHold() => Interlocked.Increment(ref seen) > HoldAfter;
 }
 
 internal sealed class ProbeHandler(ProbeDbContext db, FailurePlan plan) : IEventHandler<OrderCreated>
 {
-    public Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
+    public async Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
     {
+        if (plan.ShouldHold()) await Task.Delay(Timeout.Infinite, cancellationToken);
         plan.Attempts.AddOrUpdate(evt.OrderId, 1, (_, n) => n + 1);
         if (plan.Permanent.Contains(evt.OrderId)) throw new PermanentMessageException($"order {evt.OrderId} is refused by the probe");
         if (plan.FailuresLeft.TryGetValue(evt.OrderId, out var left) && left > 0)
@@ -52,7 +59,6 @@ internal sealed class ProbeHandler(ProbeDbContext db, FailurePlan plan) : IEvent
             throw new TimeoutException($"transient failure injected for {evt.OrderId}");
         }
         db.Applications.Add(new Application { EventId = evt.EventId, OrderId = evt.OrderId });
-        return Task.CompletedTask;
     }
 }
 
