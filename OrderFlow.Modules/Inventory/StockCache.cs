@@ -60,8 +60,8 @@ internal sealed class StockLookup
         this.db = db;
         this.cache = cache;
         if (cache is null) return;
-        db.SavedChanges += (_, _) => cache.Store(seen.Values.OfType<StockItem>());
-        db.SaveChangesFailed += (_, _) => cache.Clear();
+        db.Saved += () => cache.Store(seen.Values.OfType<StockItem>());
+        db.SaveFailed += cache.Clear;
     }
 
     public async ValueTask<StockItem?> FindAsync(string productId, CancellationToken cancellationToken)

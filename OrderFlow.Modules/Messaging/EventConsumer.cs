@@ -279,6 +279,7 @@ internal sealed partial class EventConsumer<TContext>(
         var eventIds = messages.Select(m => m.Event!.EventId).Distinct().ToList();
         var mark = StageTimings.Record($"{module}.scope", started);
         await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
+        using var statements = new StatementCache(db);
         var held = mark = StageTimings.Record($"{module}.gate-wait", mark);
 
         var applied = (await db.Inbox.Where(i => eventIds.Contains(i.EventId)).Select(i => i.EventId).ToListAsync(cancellationToken))
@@ -306,7 +307,7 @@ internal sealed partial class EventConsumer<TContext>(
             if (!unsavedOrders.Add(evt.OrderId))
             {
                 var saveStarted = Stopwatch.GetTimestamp();
-                await db.SaveChangesAsync(cancellationToken);
+                await TrackedChangesWriter.SaveAsync(statements, cancellationToken);
                 saving += Stopwatch.GetTimestamp() - saveStarted;
                 unsavedOrders.Clear();
                 unsavedOrders.Add(evt.OrderId);
@@ -325,8 +326,8 @@ internal sealed partial class EventConsumer<TContext>(
             await message.Binding!.Invoke(scope.ServiceProvider, evt, new Outbox(outboxRows, message.TraceParent, now), cancellationToken);
         }
         mark = StageTimings.Record($"{module}.handlers", mark + saving, inbox.Count);
-        await db.SaveChangesAsync(cancellationToken);
-        await InboxOutboxWriter.InsertAsync(db, inbox, outboxRows, cancellationToken);
+        await TrackedChangesWriter.SaveAsync(statements, cancellationToken);
+        InboxOutboxWriter.Insert(statements, inbox, outboxRows);
         mark = StageTimings.Record($"{module}.save", mark - saving);
         await transaction.CommitAsync(cancellationToken);
         StageTimings.Record($"{module}.commit", mark);

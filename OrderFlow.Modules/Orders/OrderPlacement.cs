@@ -68,8 +68,11 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         var outboxRows = new List<OutboxMessage>(requests.Count);
         var orders = requests.Select(r => Add(r, null, null, outboxRows)).ToList();
         await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
-        await InboxOutboxWriter.InsertAsync(db, [], outboxRows, cancellationToken);
+        using (var statements = new StatementCache(db))
+        {
+            await TrackedChangesWriter.SaveAsync(statements, cancellationToken);
+            InboxOutboxWriter.Insert(statements, [], outboxRows);
+        }
         await transaction.CommitAsync(cancellationToken);
         db.ChangeTracker.Clear();
         signal.Notify();

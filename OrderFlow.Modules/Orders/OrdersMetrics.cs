@@ -27,7 +27,7 @@ public sealed class OrdersMetrics
     }
 
     /// <summary>Records, once <paramref name="db"/> commits, the orders it creates and the ones it makes terminal.</summary>
-    internal void Watch(OrdersDbContext db) => db.SavingChanges += (_, _) => Collect(db);
+    internal void Watch(OrdersDbContext db) => db.Saving += () => Collect(db);
 
     private void Collect(OrdersDbContext db)
     {

@@ -13,8 +13,29 @@ public abstract class ModuleDbContext : DbContext
 
     protected ModuleDbContext(DbContextOptions options) : base(options)
     {
-        // A failed SaveChanges leaves nothing to count, even if the caller commits what came before.
-        SaveChangesFailed += (_, _) => DiscardAfterCommit();
+        SavingChanges += (_, _) => OnSaving();
+        SavedChanges += (_, _) => OnSaved();
+        SaveChangesFailed += (_, _) => OnSaveFailed();
+    }
+
+    /// <summary>Before a save writes the tracked changes: EF Core's <c>SaveChanges</c> or the consumers' <see cref="TrackedChangesWriter"/>.</summary>
+    public event Action? Saving;
+
+    /// <summary>After a save wrote the tracked changes (the transaction may still roll back).</summary>
+    public event Action? Saved;
+
+    /// <summary>A save failed; what it wrote is rolled back with the transaction.</summary>
+    public event Action? SaveFailed;
+
+    internal void OnSaving() => Saving?.Invoke();
+
+    internal void OnSaved() => Saved?.Invoke();
+
+    internal void OnSaveFailed()
+    {
+        // A failed save leaves nothing to count, even if the caller commits what came before.
+        DiscardAfterCommit();
+        SaveFailed?.Invoke();
     }
 
     /// <summary>Table prefix that shows which module owns a table, e.g. <c>payment</c>.</summary>

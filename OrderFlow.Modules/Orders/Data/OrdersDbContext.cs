@@ -50,14 +50,14 @@ public sealed class OrdersDbContext : ModuleDbContext
             // docs/benchmarks.md). Both lists only grow by appending (history) or never change
             // (lines), so comparing counts detects every change.
             order.Property(o => o.Items).HasColumnName("items").HasConversion(ListConverter<OrderLine>(), ListComparer<OrderLine>());
-            order.OwnsOne(o => o.ShippingAddress, address =>
-            {
-                address.ToJson("shipping_address");
-                address.Property(a => a.Line1).HasJsonPropertyName("line1");
-                address.Property(a => a.City).HasJsonPropertyName("city");
-                address.Property(a => a.PostalCode).HasJsonPropertyName("postal_code");
-                address.Property(a => a.Country).HasJsonPropertyName("country");
-            });
+            // The same JSON document EF wrote for the owned type before ({"line1":…,"postal_code":…}),
+            // as a plain column: an entity mapped to JSON would send every batch back to SaveChanges
+            // (TrackedChangesWriter). The address never changes after the order is placed.
+            order.Property(o => o.ShippingAddress).HasColumnName("shipping_address").HasConversion(
+                new ValueConverter<OrderAddress?, string?>(
+                    address => address == null ? null : JsonSerializer.Serialize(address, ColumnJson),
+                    json => json == null ? null : JsonSerializer.Deserialize<OrderAddress>(json, ColumnJson)),
+                new ValueComparer<OrderAddress?>((a, b) => ReferenceEquals(a, b), a => a == null ? 0 : a.GetHashCode(), a => a));
             order.Property(o => o.History).HasColumnName("history").HasConversion(ListConverter<OrderTransition>(), ListComparer<OrderTransition>());
             order.HasIndex(o => o.IdempotencyKey).IsUnique();
             order.HasIndex(o => new { o.Status, o.CreatedAt });

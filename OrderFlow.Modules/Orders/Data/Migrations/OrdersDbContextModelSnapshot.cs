@@ -77,6 +77,10 @@ namespace OrderFlow.Orders.Data.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("reservation_id");
 
+                    b.Property<string>("ShippingAddress")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("shipping_address");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(32)
@@ -222,43 +226,6 @@ namespace OrderFlow.Orders.Data.Migrations
                     b.HasKey("Id");
 
                     b.ToTable("orders_outbox", (string)null);
-                });
-
-            modelBuilder.Entity("OrderFlow.Orders.Data.Order", b =>
-                {
-                    b.OwnsOne("OrderFlow.Orders.Data.OrderAddress", "ShippingAddress", b1 =>
-                        {
-                            b1.Property<string>("OrderId");
-
-                            b1.Property<string>("City")
-                                .IsRequired()
-                                .HasJsonPropertyName("city");
-
-                            b1.Property<string>("Country")
-                                .IsRequired()
-                                .HasJsonPropertyName("country");
-
-                            b1.Property<string>("Line1")
-                                .IsRequired()
-                                .HasJsonPropertyName("line1");
-
-                            b1.Property<string>("PostalCode")
-                                .IsRequired()
-                                .HasJsonPropertyName("postal_code");
-
-                            b1.HasKey("OrderId");
-
-                            b1.ToTable("orders_orders");
-
-                            b1
-                                .ToJson("shipping_address")
-                                .HasColumnType("TEXT");
-
-                            b1.WithOwner()
-                                .HasForeignKey("OrderId");
-                        });
-
-                    b.Navigation("ShippingAddress");
                 });
 #pragma warning restore 612, 618
         }
