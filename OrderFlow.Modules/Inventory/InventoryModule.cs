@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,7 +36,8 @@ public static class InventoryModule
         builder.Services.AddEventConsumer<InventoryDbContext>("inventory", Topics.OrderEvents, Topics.PaymentEvents)
             .Handle<OrderCreated, OrderCreatedHandler>(ValidateOrderCreated, 1, 2)
             .Handle<OrderCancelled, OrderCancelledHandler>()
-            .Handle<PaymentFailed, PaymentFailedHandler>();
+            .Handle<PaymentFailed, PaymentFailedHandler>()
+            .Preload((db, orderIds, ct) => db.Reservations.Include(r => r.Lines).Where(r => orderIds.Contains(r.OrderId)).LoadAsync(ct));
         return builder;
     }
 

@@ -285,7 +285,11 @@ internal sealed partial class EventConsumer<TContext>(
         var applied = (await db.Inbox.Where(i => eventIds.Contains(i.EventId)).Select(i => i.EventId).ToListAsync(cancellationToken))
             .ToHashSet(StringComparer.Ordinal);
         if (registration.Preload is { } preload)
-            await preload(db, messages.Where(m => !applied.Contains(m.Event!.EventId)).Select(m => m.Event!.OrderId).ToHashSet(StringComparer.Ordinal), cancellationToken);
+        {
+            var orderIds = messages.Where(m => !applied.Contains(m.Event!.EventId)).Select(m => m.Event!.OrderId).ToHashSet(StringComparer.Ordinal);
+            await preload(db, orderIds, cancellationToken);
+            db.MarkPreloaded(orderIds);
+        }
         mark = StageTimings.Record($"{module}.load", mark);
 
         var now = clock.GetUtcNow().UtcDateTime;

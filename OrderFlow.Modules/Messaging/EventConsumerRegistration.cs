@@ -66,10 +66,12 @@ public sealed class EventConsumerBuilder<TContext> where TContext : ModuleDbCont
     }
 
     /// <summary>
-    /// Loads, in one query per batch, the rows the handlers will look up with <c>FindAsync</c>
-    /// (given the batch's order ids), so each lookup is answered by the change tracker instead of
-    /// a query of its own. Tracked rows are seen by <c>FindAsync</c> only: handlers' own queries
-    /// still go to the database.
+    /// Loads, in one query per batch, the rows the handlers will look up (given the batch's order
+    /// ids), so each lookup is answered by the change tracker instead of a query of its own.
+    /// <c>FindAsync</c> looks in the tracker by itself; a lookup by another column uses
+    /// <see cref="ModuleDbContext.FindOfOrderAsync{T}"/>, which trusts the tracker only for the
+    /// orders preloaded. The preload must load <em>every</em> row of those orders that the
+    /// handlers look for.
     /// </summary>
     public EventConsumerBuilder<TContext> Preload(Func<TContext, IReadOnlySet<string>, CancellationToken, Task> preload)
     {

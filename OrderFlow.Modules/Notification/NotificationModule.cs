@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -23,7 +24,8 @@ public static class NotificationModule
         builder.Services.AddModuleStore<NotificationDbContext>(builder.Configuration);
         builder.Services.AddEventConsumer<NotificationDbContext>("notification", Topics.OrderEvents)
             // Only terminal transitions concern the customer; the others are skipped without an inbox row.
-            .HandleWhen<OrderStatusChanged, OrderStatusChangedHandler>(evt => evt.IsTerminal);
+            .HandleWhen<OrderStatusChanged, OrderStatusChangedHandler>(evt => evt.IsTerminal)
+            .Preload((db, orderIds, ct) => db.Notifications.Where(n => orderIds.Contains(n.OrderId)).LoadAsync(ct));
         return builder;
     }
 

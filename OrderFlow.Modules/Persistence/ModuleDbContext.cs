@@ -57,6 +57,25 @@ public abstract class ModuleDbContext : DbContext
 
     internal void DiscardAfterCommit() => afterCommit = null;
 
+    private IReadOnlySet<string>? preloaded;
+
+    /// <summary>
+    /// Whether the consumer loaded this order's rows into the context for the current batch
+    /// (<c>EventConsumerBuilder.Preload</c>): then every row of the order is tracked, and one that
+    /// is not does not exist.
+    /// </summary>
+    public bool IsPreloaded(string orderId) => preloaded?.Contains(orderId) == true;
+
+    internal void MarkPreloaded(IReadOnlySet<string> orderIds) => preloaded = orderIds;
+
+    /// <summary>
+    /// The first <typeparamref name="T"/> row of an order that matches <paramref name="match"/>: from
+    /// the tracked rows when the batch preloaded the order (no query), else from <paramref name="query"/>.
+    /// </summary>
+    public async ValueTask<T?> FindOfOrderAsync<T>(string orderId, Func<T, bool> match, Func<CancellationToken, Task<T?>> query, CancellationToken cancellationToken)
+        where T : class =>
+        IsPreloaded(orderId) ? Set<T>().Local.FirstOrDefault(match) : await query(cancellationToken);
+
     public DbSet<InboxMessage> Inbox => Set<InboxMessage>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
 

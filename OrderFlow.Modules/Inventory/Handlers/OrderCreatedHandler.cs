@@ -14,7 +14,8 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
     {
         // Already decided under another event id: reserved, released or rejected. A rejection is
         // recorded too, or a copy arriving after stock came back would reserve for a rejected order.
-        if (await db.Reservations.AnyAsync(r => r.OrderId == evt.OrderId, cancellationToken)) return;
+        if (await db.FindOfOrderAsync(evt.OrderId, r => r.OrderId == evt.OrderId,
+                ct => db.Reservations.FirstOrDefaultAsync(r => r.OrderId == evt.OrderId, ct), cancellationToken) is not null) return;
 
         var wanted = evt.Items.GroupBy(i => i.ProductId).Select(g => (ProductId: g.Key, Quantity: g.Sum(i => i.Quantity))).ToList();
         var stock = new List<(StockItem Item, int Quantity)>(wanted.Count);

@@ -12,7 +12,8 @@ internal sealed class ReservationRelease(InventoryDbContext db, TimeProvider clo
 
     public async Task ReleaseAsync(string orderId, string reason, Outbox outbox, CancellationToken cancellationToken)
     {
-        var reservation = await db.Reservations.Include(r => r.Lines).FirstOrDefaultAsync(r => r.OrderId == orderId, cancellationToken);
+        var reservation = await db.FindOfOrderAsync(orderId, r => r.OrderId == orderId,
+            ct => db.Reservations.Include(r => r.Lines).FirstOrDefaultAsync(r => r.OrderId == orderId, ct), cancellationToken);
         if (reservation is null || reservation.Status != ReservationStatus.Reserved) return;
 
         foreach (var line in reservation.Lines)

@@ -13,7 +13,8 @@ internal sealed partial class OrderStatusChangedHandler(NotificationDbContext db
     public async Task HandleAsync(OrderStatusChanged evt, Outbox outbox, CancellationToken cancellationToken)
     {
         if (!evt.IsTerminal) return;
-        if (await db.Notifications.AnyAsync(n => n.OrderId == evt.OrderId, cancellationToken)) return;   // the order already had its outcome
+        if (await db.FindOfOrderAsync(evt.OrderId, n => n.OrderId == evt.OrderId,
+                ct => db.Notifications.FirstOrDefaultAsync(n => n.OrderId == evt.OrderId, ct), cancellationToken) is not null) return;   // the order already had its outcome
 
         var notification = new CustomerNotification
         {

@@ -9,7 +9,8 @@ internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway
 {
     public async Task<PaymentRequest> RequestAsync(string orderId, CancellationToken cancellationToken)
     {
-        var request = await db.Requests.FindAsync([orderId], cancellationToken);
+        // A preloaded order that has no request yet needs no query to find that out.
+        var request = db.IsPreloaded(orderId) ? db.Requests.Local.FindEntry(orderId)?.Entity : await db.Requests.FindAsync([orderId], cancellationToken);
         if (request is not null) return request;
         request = new PaymentRequest { OrderId = orderId, Status = PaymentStatus.Pending, UpdatedAt = clock.GetUtcNow().UtcDateTime };
         db.Requests.Add(request);
