@@ -92,8 +92,8 @@ public sealed class ConsumerLoopTests(string brokerKind)
         foreach (var evt in events) await ProduceAsync(evt, wait: false);
         FlushProducer();
 
-        // The first consumer's handler stops taking events after 1,000 of them and waits for the
-        // shutdown, so it is stopped mid-stream however fast this machine applies the rest.
+        // The first consumer's handler stops taking events after 1,000 of them until the shutdown
+        // begins, so it is stopped mid-stream however fast this machine applies the rest.
         var first = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, new() { ["OrderFlow:Messaging:MaxBatchSize"] = "50" }, new FailurePlan { HoldAfter = 1000 });
         await Eventually.Until(async () => (await first.ApplicationsAsync()).Count >= 200, "the first consumer to apply some events");
         await first.DisposeAsync();
