@@ -20,6 +20,7 @@ public static class StoreServiceCollectionExtensions
         services.AddDbContext<TContext>((sp, options) => Configure<TContext>(options, sp.GetRequiredService<IOptions<StoreOptions>>().Value));
         services.AddSingleton(new ModuleStore(typeof(TContext)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, StoreMigrator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WalCheckpointer>());
         return services;
     }
 
@@ -34,7 +35,7 @@ public static class StoreServiceCollectionExtensions
         var prefix = TablePrefixOf(typeof(TContext));
         options.UseSqlite(store.ConnectionString(), sqlite => sqlite.MigrationsHistoryTable($"__{prefix}_migrations"))
             .UseQueryTrackingBehavior(QueryTrackingBehavior.TrackAll)
-            .AddInterceptors(new SqlitePragmas(store.BusyTimeoutMs), AfterCommitInterceptor.Instance);
+            .AddInterceptors(new SqlitePragmas(store.BusyTimeoutMs, store.AutoCheckpointPages), AfterCommitInterceptor.Instance);
     }
 
     /// <summary>The table prefix is the context's name without "DbContext", lower-cased: PaymentDbContext → payment.</summary>
