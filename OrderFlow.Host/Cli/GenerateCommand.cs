@@ -20,6 +20,7 @@ internal static class GenerateCommand
         var rate = new Option<double>("--rate") { Description = "Orders per second to offer; 0 = as fast as possible.", DefaultValueFactory = _ => 0 };
         var users = new Option<int>("--users") { Description = "How many distinct users place the orders.", DefaultValueFactory = _ => 100 };
         var inFlight = new Option<int>("--max-in-flight") { Description = "Most orders created but not yet terminal.", DefaultValueFactory = _ => 20_000 };
+        var warmup = new Option<int>("--warmup") { Description = "Orders created first, at the same rate, and left out of the latency figures (JIT, consumers joining).", DefaultValueFactory = _ => 0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the generated orders.", DefaultValueFactory = _ => 1 };
         var timeout = new Option<TimeSpan>("--timeout") { Description = "Give up when not every order is terminal by then.", DefaultValueFactory = _ => TimeSpan.FromMinutes(10) };
         var mode = new Option<string>("--mode") { Description = "auto (default), standalone or attach.", DefaultValueFactory = _ => "auto" };
@@ -29,7 +30,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Create orders, wait until every one is terminal, and print throughput, latency and outcomes.")
         {
-            orders, rate, users, inFlight, seed, timeout, mode, report, settle,
+            orders, rate, users, inFlight, warmup, seed, timeout, mode, report, settle,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         // On the options, not the command: a command validator sees 0 instead of the
@@ -37,6 +38,7 @@ internal static class GenerateCommand
         orders.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--orders must be at least 1"); });
         rate.Validators.Add(r => { if (r.GetValueOrDefault<double>() < 0) r.AddError("--rate must not be negative"); });
         users.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--users must be at least 1"); });
+        warmup.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--warmup must not be negative"); });
         inFlight.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--max-in-flight must be at least 1"); });
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -48,7 +50,7 @@ internal static class GenerateCommand
             var wellStocked = stock.Where(p => p.Value >= 1_000).Select(p => p.Key).Order().ToList();
             var catalog = wellStocked.Count > 0 ? wellStocked : stock.Keys.Order().ToList();
             var settings = new GenerateSettings(result.GetValue(orders), result.GetValue(rate), result.GetValue(users),
-                result.GetValue(inFlight), catalog, result.GetValue(seed), result.GetValue(timeout));
+                result.GetValue(inFlight), catalog, result.GetValue(seed), result.GetValue(timeout), result.GetValue(warmup));
             var attach = result.GetValue(mode) switch
             {
                 "attach" => true,
@@ -132,6 +134,7 @@ internal static class GenerateCommand
         table.AddRow("Orders", $"{report.Terminal} of {report.Orders} terminal");
         table.AddRow("Elapsed", $"{report.ElapsedSeconds:F2} s");
         table.AddRow("Throughput", $"{report.OrdersPerSecond:F0} orders/s");
+        if (report.WarmupOrders > 0) table.AddRow("Warm-up orders (not in latency)", report.WarmupOrders.ToString());
         table.AddRow("Latency p50 / p95 / p99 / max", $"{report.Latency.P50Ms:F0} / {report.Latency.P95Ms:F0} / {report.Latency.P99Ms:F0} / {report.Latency.MaxMs:F0} ms");
         foreach (var (outcome, count) in report.Outcomes.OrderBy(o => o.Key)) table.AddRow(outcome, count.ToString());
         table.AddRow("Peak RSS", $"{peakRssMb:F0} MB");

@@ -6,13 +6,15 @@ using OrderFlow.Orders.Data;
 
 namespace OrderFlow.Host.Cli;
 
-public sealed record GenerateSettings(int Orders, double Rate, int Users, int MaxInFlight, IReadOnlyList<string> Products, int Seed, TimeSpan Timeout);
+/// <param name="Warmup">Orders created first, at the same rate, and left out of the latency figures (JIT, the consumers joining their groups).</param>
+public sealed record GenerateSettings(int Orders, double Rate, int Users, int MaxInFlight, IReadOnlyList<string> Products, int Seed, TimeSpan Timeout, int Warmup = 0);
 
-public sealed record LatencySummary(double P50Ms, double P95Ms, double P99Ms, double MaxMs);
+/// <param name="Count">How many orders the figures are taken from (the warm-up orders are not).</param>
+public sealed record LatencySummary(double P50Ms, double P95Ms, double P99Ms, double MaxMs, int Count);
 
 public sealed record GenerateReport(
     int Orders, int Terminal, double ElapsedSeconds, double OrdersPerSecond, LatencySummary Latency,
-    IReadOnlyDictionary<string, int> Outcomes, bool TimedOut);
+    IReadOnlyDictionary<string, int> Outcomes, bool TimedOut, int WarmupOrders = 0);
 
 /// <summary>
 /// Creates orders through the Orders module's placement service (in batches, one transaction
@@ -31,6 +33,8 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
         if (settings.Products.Count == 0) throw new InvalidOperationException("the catalogue (OrderFlow:Modules:Inventory:Catalog) has no products to order");
         var random = new Random(settings.Seed);
         var pending = new HashSet<string>(StringComparer.Ordinal);
+        var total = settings.Warmup + settings.Orders;
+        var warmup = new HashSet<string>(StringComparer.Ordinal);
         var latencies = new List<double>(settings.Orders);
         var outcomes = new Dictionary<string, int>();
         var created = 0;
@@ -39,10 +43,10 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
         var deadline = stopwatch.Elapsed + settings.Timeout;
         var lastLook = TimeSpan.Zero;
 
-        while ((created < settings.Orders || pending.Count > 0) && stopwatch.Elapsed < deadline)
+        while ((created < total || pending.Count > 0) && stopwatch.Elapsed < deadline)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var allowed = settings.Rate > 0 ? (int)Math.Min(settings.Orders, settings.Rate * stopwatch.Elapsed.TotalSeconds + 1) : settings.Orders;
+            var allowed = settings.Rate > 0 ? (int)Math.Min(total, settings.Rate * stopwatch.Elapsed.TotalSeconds + 1) : total;
             var room = settings.MaxInFlight - pending.Count;
             var toCreate = Math.Min(Math.Min(allowed - created, room), ChunkSize);
             if (toCreate > 0)
@@ -52,7 +56,11 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
                 await using var scope = scopes.CreateAsyncScope();
                 var placed = await scope.ServiceProvider.GetRequiredService<OrderPlacement>().PlaceManyAsync(orders, cancellationToken);
                 StageTimings.Record("generator.place", placing, placed.Count);
-                foreach (var order in placed) pending.Add(order.Id);
+                foreach (var order in placed)
+                {
+                    pending.Add(order.Id);
+                    if (warmup.Count < settings.Warmup) warmup.Add(order.Id);
+                }
                 created += placed.Count;
             }
 
@@ -60,24 +68,24 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
             {
                 lastLook = stopwatch.Elapsed;
                 var looking = Stopwatch.GetTimestamp();
-                watchFrom = await CollectAsync(pending, latencies, outcomes, watchFrom, cancellationToken);
+                watchFrom = await CollectAsync(pending, warmup, latencies, outcomes, watchFrom, cancellationToken);
                 StageTimings.Record("generator.watch", looking);
                 progress?.Report((created, created - pending.Count));
             }
-            if (toCreate <= 0) await Task.Delay(settings.Rate > 0 && created < settings.Orders ? 2 : 10, cancellationToken);
+            if (toCreate <= 0) await Task.Delay(settings.Rate > 0 && created < total ? 2 : 10, cancellationToken);
         }
         stopwatch.Stop();
 
         latencies.Sort();
         var terminal = created - pending.Count;
         return new GenerateReport(
-            settings.Orders, terminal, stopwatch.Elapsed.TotalSeconds, terminal / Math.Max(stopwatch.Elapsed.TotalSeconds, 1e-9),
-            new LatencySummary(Percentile(latencies, 0.50), Percentile(latencies, 0.95), Percentile(latencies, 0.99), latencies.Count == 0 ? 0 : latencies[^1]),
-            outcomes, pending.Count > 0 || created < settings.Orders);
+            total, terminal, stopwatch.Elapsed.TotalSeconds, terminal / Math.Max(stopwatch.Elapsed.TotalSeconds, 1e-9),
+            new LatencySummary(Percentile(latencies, 0.50), Percentile(latencies, 0.95), Percentile(latencies, 0.99), latencies.Count == 0 ? 0 : latencies[^1], latencies.Count),
+            outcomes, pending.Count > 0 || created < total, settings.Warmup);
     }
 
     /// <summary>Moves orders that became terminal out of <paramref name="pending"/>. Returns where the next look starts.</summary>
-    private async Task<DateTime> CollectAsync(HashSet<string> pending, List<double> latencies, Dictionary<string, int> outcomes, DateTime from, CancellationToken cancellationToken)
+    private async Task<DateTime> CollectAsync(HashSet<string> pending, HashSet<string> warmup, List<double> latencies, Dictionary<string, int> outcomes, DateTime from, CancellationToken cancellationToken)
     {
         if (pending.Count == 0) return from;
         await using var scope = scopes.CreateAsyncScope();
@@ -91,7 +99,7 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
         {
             if (order.TerminalAt > newest) newest = order.TerminalAt.Value;
             if (!pending.Remove(order.Id)) continue;
-            latencies.Add((order.TerminalAt!.Value - order.CreatedAt).TotalMilliseconds);
+            if (!warmup.Contains(order.Id)) latencies.Add((order.TerminalAt!.Value - order.CreatedAt).TotalMilliseconds);
             var outcome = order.Status.ToString();
             outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
         }

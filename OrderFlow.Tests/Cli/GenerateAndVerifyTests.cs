@@ -39,13 +39,21 @@ public sealed class GenerateAndVerifyTests
         await using var host = HostProcess.Start(cluster.Args(apiPort), null);
         await host.WaitForLineAsync("Application started");
 
-        await using var generate = HostProcess.Start(["generate", "--orders", "300", .. cluster.Args(apiPort)], null);
+        var report = Path.Combine(cluster.Directory, "report.json");
+        await using var generate = HostProcess.Start(["generate", "--orders", "300", "--warmup", "100", "--report", report, .. cluster.Args(apiPort)], null);
         var exit = await generate.WaitForExitAsync(TimeSpan.FromMinutes(2));
 
         var output = string.Join(Environment.NewLine, generate.Output);
         Assert.That(exit, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain("A host answers at"));
-        Assert.That(output, Does.Contain("300 of 300 terminal"));
+        Assert.That(output, Does.Contain("400 of 400 terminal").And.Contain("Warm-up orders (not in latency)"));
+        using var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(report));
+        var summary = json.RootElement.GetProperty("report");
+        Assert.Multiple(() =>
+        {
+            Assert.That(summary.GetProperty("warmup_orders").GetInt32(), Is.EqualTo(100));
+            Assert.That(summary.GetProperty("latency").GetProperty("count").GetInt32(), Is.EqualTo(300), "latency is taken from the measured orders only");
+        });
     }
 
     [Test]
