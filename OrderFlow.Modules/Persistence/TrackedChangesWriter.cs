@@ -36,38 +36,52 @@ internal static class TrackedChangesWriter
     public static async Task SaveAsync(StatementCache statements, CancellationToken cancellationToken)
     {
         var db = statements.Context;
-        List<EntityEntry>? changed = null;
-        foreach (var entry in db.ChangeTracker.Entries())
-        {
-            if (entry.State is EntityState.Unchanged or EntityState.Detached) continue;
-            if (entry.State is EntityState.Deleted || ShapeOf(entry.Metadata) is null)
-            {
-                await db.SaveChangesAsync(cancellationToken);
-                return;
-            }
-            (changed ??= []).Add(entry);
-        }
-        if (changed is null) return;
-
-        db.OnSaving();
+        var tracker = db.ChangeTracker;
+        // One change detection for the whole save: Entries(), the Saving handlers and
+        // AcceptAllChanges would each run their own over every tracked row.
+        tracker.DetectChanges();
+        var detect = tracker.AutoDetectChangesEnabled;
+        tracker.AutoDetectChangesEnabled = false;
         try
         {
-            var nextIds = new Dictionary<IEntityType, long>();
-            // Owners before what they own: an owned row's foreign key points at its owner.
-            foreach (var entry in changed.OrderBy(e => ShapeOf(e.Metadata)!.Depth))
+            List<EntityEntry>? changed = null;
+            foreach (var entry in tracker.Entries())
             {
-                var shape = ShapeOf(entry.Metadata)!;
-                if (entry.State == EntityState.Added) Insert(statements, entry, shape, nextIds);
-                else Update(statements, entry, shape);
+                if (entry.State is EntityState.Unchanged or EntityState.Detached) continue;
+                if (entry.State is EntityState.Deleted || ShapeOf(entry.Metadata) is null)
+                {
+                    tracker.AutoDetectChangesEnabled = detect;
+                    await db.SaveChangesAsync(cancellationToken);
+                    return;
+                }
+                (changed ??= []).Add(entry);
             }
+            if (changed is null) return;
+
+            db.OnSaving();
+            try
+            {
+                var nextIds = new Dictionary<IEntityType, long>();
+                // Owners before what they own: an owned row's foreign key points at its owner.
+                foreach (var entry in changed.OrderBy(e => ShapeOf(e.Metadata)!.Depth))
+                {
+                    var shape = ShapeOf(entry.Metadata)!;
+                    if (entry.State == EntityState.Added) Insert(statements, entry, shape, nextIds);
+                    else Update(statements, entry, shape);
+                }
+            }
+            catch
+            {
+                db.OnSaveFailed();
+                throw;
+            }
+            tracker.AcceptAllChanges();
+            db.OnSaved();
         }
-        catch
+        finally
         {
-            db.OnSaveFailed();
-            throw;
+            tracker.AutoDetectChangesEnabled = detect;
         }
-        db.ChangeTracker.AcceptAllChanges();
-        db.OnSaved();
     }
 
     private static void Insert(StatementCache statements, EntityEntry entry, TableShape shape, Dictionary<IEntityType, long> nextIds)
@@ -80,61 +94,44 @@ internal static class TrackedChangesWriter
             property.CurrentValue = Convert.ChangeType(next, key.ClrType, System.Globalization.CultureInfo.InvariantCulture);
             property.IsTemporary = false;
         }
+        var current = entry.CurrentValues;
         var command = statements.Get(shape.InsertSql);
         for (var i = 0; i < shape.Columns.Length; i++)
-            command.Parameters.Add(Parameter(command, $"@p{i}", shape.Columns[i], entry.CurrentValues[shape.Columns[i]]));
+            command.Parameters.Add(shape.Parameter(command, i, ParameterNames.Insert(i), current[shape.Columns[i]]));
         command.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// Sets the columns whose value differs from the original one (compared as EF Core's change
+    /// detection compares them), where the key and every concurrency token still hold their
+    /// original values.
+    /// </summary>
     private static void Update(StatementCache statements, EntityEntry entry, TableShape shape)
     {
-        var set = new List<IProperty>();
-        foreach (var property in entry.Properties)
-            if (property.IsModified && !property.Metadata.IsPrimaryKey()) set.Add(property.Metadata);
-        if (set.Count == 0 && shape.Tokens.Length == 0) return;
+        var current = entry.CurrentValues;
+        var original = entry.OriginalValues;
+        var set = 0UL;
+        var nullTokens = 0UL;
+        for (var i = 0; i < shape.Columns.Length; i++)
+        {
+            var column = shape.Columns[i];
+            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(current[column], original[column])) set |= 1UL << i;
+            if (shape.IsToken[i] && original[column] is null) nullTokens |= 1UL << i;
+        }
+        if (set == 0 && shape.Tokens.Length == 0) return;
 
-        var sql = new StringBuilder("UPDATE ").Append(shape.Table).Append(" SET ");
-        var values = new List<(string Name, IProperty Property, object? Value)>();
-        if (set.Count == 0)
+        var command = statements.Get(shape.UpdateSql(set, nullTokens));
+        for (var i = 0; i < shape.Columns.Length; i++)
         {
-            // Only tokens to check: touch the key so a missing row still shows as 0 rows.
-            sql.Append(shape.ColumnOf(shape.Keys[0])).Append(" = ").Append(shape.ColumnOf(shape.Keys[0]));
+            var column = shape.Columns[i];
+            if ((set & (1UL << i)) != 0) command.Parameters.Add(shape.Parameter(command, i, ParameterNames.Set(i), current[column]));
+            if (shape.IsKey[i]) command.Parameters.Add(shape.Parameter(command, i, ParameterNames.Key(i), original[column]));
+            if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) command.Parameters.Add(shape.Parameter(command, i, ParameterNames.Token(i), original[column]));
         }
-        for (var i = 0; i < set.Count; i++)
-        {
-            if (i > 0) sql.Append(", ");
-            sql.Append(shape.ColumnOf(set[i])).Append(" = @s").Append(i);
-            values.Add(($"@s{i}", set[i], entry.CurrentValues[set[i]]));
-        }
-        sql.Append(" WHERE ");
-        for (var i = 0; i < shape.Keys.Length; i++)
-        {
-            if (i > 0) sql.Append(" AND ");
-            sql.Append(shape.ColumnOf(shape.Keys[i])).Append(" = @k").Append(i);
-            values.Add(($"@k{i}", shape.Keys[i], entry.OriginalValues[shape.Keys[i]]));
-        }
-        for (var i = 0; i < shape.Tokens.Length; i++)
-        {
-            var original = entry.OriginalValues[shape.Tokens[i]];
-            sql.Append(" AND ").Append(shape.ColumnOf(shape.Tokens[i]));
-            if (original is null)
-            {
-                sql.Append(" IS NULL");
-                continue;
-            }
-            sql.Append(" = @t").Append(i);
-            values.Add(($"@t{i}", shape.Tokens[i], original));
-        }
-
-        var command = statements.Get(sql.ToString());
-        foreach (var (name, property, value) in values) command.Parameters.Add(Parameter(command, name, property, value));
         if (command.ExecuteNonQuery() != 1)
             throw new DbUpdateConcurrencyException(
-                $"{entry.Metadata.DisplayName()} {string.Join(", ", shape.Keys.Select(k => entry.OriginalValues[k]))} was changed or removed since it was read");
+                $"{entry.Metadata.DisplayName()} {string.Join(", ", shape.Keys.Select(k => original[k]))} was changed or removed since it was read");
     }
-
-    private static DbParameter Parameter(DbCommand command, string name, IProperty property, object? value) =>
-        property.GetRelationalTypeMapping().CreateParameter(command, name, value, property.IsNullable);
 
     private static long HighestId(StatementCache statements, TableShape shape)
     {
@@ -144,12 +141,32 @@ internal static class TrackedChangesWriter
 
     private static TableShape? ShapeOf(IEntityType entityType) => Shapes.GetOrAdd(entityType, TableShape.Of);
 
+    /// <summary>Parameter names by column position, built once.</summary>
+    private static class ParameterNames
+    {
+        private static readonly string[] Inserts = Enumerable.Range(0, 64).Select(i => $"@p{i}").ToArray();
+        private static readonly string[] Sets = Enumerable.Range(0, 64).Select(i => $"@s{i}").ToArray();
+        private static readonly string[] Keys = Enumerable.Range(0, 64).Select(i => $"@k{i}").ToArray();
+        private static readonly string[] Tokens = Enumerable.Range(0, 64).Select(i => $"@t{i}").ToArray();
+
+        public static string Insert(int i) => Inserts[i];
+        public static string Set(int i) => Sets[i];
+        public static string Key(int i) => Keys[i];
+        public static string Token(int i) => Tokens[i];
+    }
+
     /// <summary>What the writer needs of an entity type, or null when EF Core must save it.</summary>
     private sealed class TableShape
     {
+        private readonly ConcurrentDictionary<(ulong Set, ulong NullTokens), string> updates = new();
+
         public required string Table { get; init; }
-        public required StoreObjectIdentifier Store { get; init; }
         public required IProperty[] Columns { get; init; }
+        public required string[] ColumnNames { get; init; }
+        public required RelationalTypeMapping[] Mappings { get; init; }
+        public required ValueComparer[] Comparers { get; init; }
+        public required bool[] IsKey { get; init; }
+        public required bool[] IsToken { get; init; }
         public required IProperty[] Keys { get; init; }
         public required IProperty[] Tokens { get; init; }
         public IProperty? GeneratedKey { get; init; }
@@ -157,7 +174,41 @@ internal static class TrackedChangesWriter
         public required string InsertSql { get; init; }
         public required string HighestIdSql { get; init; }
 
-        public string ColumnOf(IProperty property) => $"\"{property.GetColumnName(Store)}\"";
+        public DbParameter Parameter(DbCommand command, int column, string name, object? value) =>
+            Mappings[column].CreateParameter(command, name, value, Columns[column].IsNullable);
+
+        /// <summary>UPDATE … SET the <paramref name="set"/> columns WHERE key and tokens match (a null token with IS NULL).</summary>
+        public string UpdateSql(ulong set, ulong nullTokens) => updates.GetOrAdd((set, nullTokens), key =>
+        {
+            var sql = new StringBuilder("UPDATE ").Append(Table).Append(" SET ");
+            var first = true;
+            for (var i = 0; i < Columns.Length; i++)
+            {
+                if ((key.Set & (1UL << i)) == 0) continue;
+                if (!first) sql.Append(", ");
+                sql.Append(ColumnNames[i]).Append(" = ").Append(ParameterNames.Set(i));
+                first = false;
+            }
+            // Only tokens to check: touch the key so the row still counts as updated.
+            if (first) sql.Append(ColumnNames[Array.IndexOf(IsKey, true)]).Append(" = ").Append(ColumnNames[Array.IndexOf(IsKey, true)]);
+            sql.Append(" WHERE ");
+            first = true;
+            for (var i = 0; i < Columns.Length; i++)
+            {
+                if (!IsKey[i] && !IsToken[i]) continue;
+                if (IsKey[i])
+                {
+                    if (!first) sql.Append(" AND ");
+                    sql.Append(ColumnNames[i]).Append(" = ").Append(ParameterNames.Key(i));
+                    first = false;
+                }
+                if (!IsToken[i]) continue;
+                if (!first) sql.Append(" AND ");
+                sql.Append(ColumnNames[i]).Append((key.NullTokens & (1UL << i)) != 0 ? " IS NULL" : " = " + ParameterNames.Token(i));
+                first = false;
+            }
+            return sql.ToString();
+        });
 
         public static TableShape? Of(IEntityType type)
         {
@@ -168,6 +219,7 @@ internal static class TrackedChangesWriter
 
             var store = StoreObjectIdentifier.Table(tableName, type.GetSchema());
             var columns = type.GetProperties().Where(p => p.GetColumnName(store) is not null).ToArray();
+            if (columns.Length > 64) return null;
             if (columns.Any(p => p.GetDefaultValueSql(store) is not null || p.GetComputedColumnSql(store) is not null || p.TryGetDefaultValue(store, out _)))
                 return null;
             var keys = type.FindPrimaryKey()?.Properties.ToArray() ?? [];
@@ -184,6 +236,7 @@ internal static class TrackedChangesWriter
 
             var depth = 0;
             for (var owner = type; owner.IsOwned(); owner = owner.FindOwnership()!.PrincipalEntityType) depth++;
+            var names = columns.Select(p => $"\"{p.GetColumnName(store)}\"").ToArray();
             // AUTOINCREMENT never reuses an id, even a deleted one: sqlite_sequence remembers the highest.
             var highestIdSql = generatedKey is null ? "" :
                 $"SELECT max(coalesce((SELECT max(\"{generatedKey.GetColumnName(store)}\") FROM \"{tableName}\"), 0), " +
@@ -191,15 +244,18 @@ internal static class TrackedChangesWriter
             return new TableShape
             {
                 Table = $"\"{tableName}\"",
-                Store = store,
                 Columns = columns,
+                ColumnNames = names,
+                Mappings = columns.Select(p => p.GetRelationalTypeMapping()).ToArray(),
+                Comparers = columns.Select(p => p.GetValueComparer()).ToArray(),
+                IsKey = columns.Select(p => keys.Contains(p)).ToArray(),
+                IsToken = columns.Select(p => p.IsConcurrencyToken).ToArray(),
                 Keys = keys,
                 Tokens = columns.Where(p => p.IsConcurrencyToken).ToArray(),
                 GeneratedKey = generatedKey,
                 Depth = depth,
-                InsertSql = new StringBuilder("INSERT INTO \"").Append(tableName).Append("\" (")
-                    .AppendJoin(", ", columns.Select(p => $"\"{p.GetColumnName(store)}\""))
-                    .Append(") VALUES (").AppendJoin(", ", columns.Select((_, i) => $"@p{i}")).Append(')').ToString(),
+                InsertSql = new StringBuilder("INSERT INTO \"").Append(tableName).Append("\" (").AppendJoin(", ", names)
+                    .Append(") VALUES (").AppendJoin(", ", columns.Select((_, i) => ParameterNames.Insert(i))).Append(')').ToString(),
                 HighestIdSql = highestIdSql,
             };
         }

@@ -1,0 +1,238 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using OrderFlow.Inventory.Data;
+using OrderFlow.Messaging;
+using OrderFlow.Orders.Data;
+using OrderFlow.Payment.Data;
+using OrderFlow.Persistence;
+using OrderFlow.Tests.Support;
+
+namespace OrderFlow.Tests.Persistence;
+
+/// <summary>
+/// The consumers' SaveChanges (<see cref="TrackedChangesWriter"/>) must leave exactly the rows EF
+/// Core's own SaveChanges leaves, keep EF's concurrency rules, and hand what it cannot write to EF.
+/// Each test runs the same unit of work twice, once per writer, on two stores migrated alike.
+/// </summary>
+[TestFixture]
+public sealed class TrackedChangesWriterTests
+{
+    private static readonly DateTime At = new(2026, 1, 15, 10, 30, 0, 123, DateTimeKind.Utc);
+
+    [Test]
+    public async Task Save_OfANewOrderAndItsTransitions_LeavesTheRowsSaveChangesLeaves()
+    {
+        using var byEf = InMemoryStore.Orders();
+        using var byWriter = InMemoryStore.Orders();
+
+        foreach (var (store, useWriter) in new[] { (byEf, false), (byWriter, true) })
+        {
+            await SaveAsync(store, useWriter, db =>
+            {
+                db.Orders.Add(NewOrder());
+                return Task.CompletedTask;
+            });
+            await SaveAsync(store, useWriter, async db =>
+            {
+                var order = (await db.Orders.FindAsync("ORD-1"))!;
+                order.ReservationId = "RSV-1";
+                order.MoveTo(OrderStatus.InventoryReserved, null, At.AddSeconds(1), new Outbox(db, null, At));
+                order.MoveTo(OrderStatus.Paid, null, At.AddSeconds(2), new Outbox(db, null, At));
+            });
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Rows(byWriter, "orders_orders"), Is.EqualTo(Rows(byEf, "orders_orders")));
+            // Event ids, and the payloads that carry them, are new on every run.
+            Assert.That(Rows(byWriter, "orders_outbox", "event_id", "payload", "traceparent"), Is.EqualTo(Rows(byEf, "orders_outbox", "event_id", "payload", "traceparent")));
+        });
+        var saved = await byWriter.ReadAsync(db => db.Orders.AsNoTracking().SingleAsync());
+        Assert.Multiple(() =>
+        {
+            Assert.That(saved.Status, Is.EqualTo(OrderStatus.Paid));
+            Assert.That(saved.Version, Is.EqualTo(2));
+            Assert.That(saved.History.Select(h => h.To), Is.EqualTo(new[] { "Created", "InventoryReserved", "Paid" }));
+            Assert.That(saved.ShippingAddress!.PostalCode, Is.EqualTo("10115"));
+            Assert.That(saved.TotalAmount, Is.EqualTo(59.97m));
+        });
+    }
+
+    [Test]
+    public async Task Save_OfOwnedRowsWithGeneratedIds_ContinuesAfterTheHighestIdEverUsed()
+    {
+        using var byEf = InMemoryStore.Inventory();
+        using var byWriter = InMemoryStore.Inventory();
+
+        foreach (var (store, useWriter) in new[] { (byEf, false), (byWriter, true) })
+        {
+            await SaveAsync(store, useWriter, db =>
+            {
+                db.Reservations.Add(NewReservation("RSV-1", "ORD-1", "PROD-001", "PROD-002"));
+                return Task.CompletedTask;
+            });
+            // A deleted highest id must not come back: SQLite's AUTOINCREMENT remembers it.
+            await store.ReadAsync(db => db.Database.ExecuteSqlRawAsync("DELETE FROM inventory_reservation_lines WHERE id = 2"));
+            await SaveAsync(store, useWriter, db =>
+            {
+                db.Reservations.Add(NewReservation("RSV-2", "ORD-2", "PROD-003"));
+                return Task.CompletedTask;
+            });
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Rows(byWriter, "inventory_reservations"), Is.EqualTo(Rows(byEf, "inventory_reservations")));
+            Assert.That(Rows(byWriter, "inventory_reservation_lines"), Is.EqualTo(Rows(byEf, "inventory_reservation_lines")));
+            Assert.That(Rows(byWriter, "inventory_reservation_lines").Select(r => r[0]), Is.EqualTo(new[] { "1", "3" }));
+        });
+    }
+
+    [Test]
+    public async Task Save_WhenAConcurrencyTokenChangedSinceTheRead_FailsAndWritesNothing()
+    {
+        using var store = InMemoryStore.Inventory();
+        await SaveAsync(store, useWriter: true, db =>
+        {
+            db.Stock.Add(new StockItem { ProductId = "PROD-001", InitialQuantity = 10, Available = 10 });
+            return Task.CompletedTask;
+        });
+
+        await using var db = store.NewContext();
+        var failed = 0;
+        db.SaveFailed += () => failed++;
+        var item = (await db.Stock.FindAsync("PROD-001"))!;
+        item.Available -= 3;
+        db.Reservations.Add(NewReservation("RSV-1", "ORD-1", "PROD-001"));
+        // Another writer took stock in the meantime.
+        await store.ReadAsync(other => other.Database.ExecuteSqlRawAsync("UPDATE inventory_stock SET available = 9"));
+
+        await using (var transaction = await db.Database.BeginTransactionAsync())
+        {
+            using var statements = new StatementCache(db);
+            Assert.ThrowsAsync<DbUpdateConcurrencyException>(() => TrackedChangesWriter.SaveAsync(statements, CancellationToken.None));
+        }
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(failed, Is.EqualTo(1), "SaveFailed is raised, as for SaveChanges");
+            Assert.That(await store.ReadAsync(d => d.Stock.Select(s => s.Available).SingleAsync()), Is.EqualTo(9));
+            Assert.That(await store.ReadAsync(d => d.Reservations.CountAsync()), Is.Zero);
+        });
+    }
+
+    [Test]
+    public async Task Save_WithADeletedRow_LeavesTheWholeUnitOfWorkToSaveChanges()
+    {
+        using var store = InMemoryStore.Payment();
+        await SaveAsync(store, useWriter: true, db =>
+        {
+            db.Requests.Add(new PaymentRequest { OrderId = "ORD-1", Amount = 10.5m, Status = PaymentStatus.Pending, UpdatedAt = At });
+            db.Requests.Add(new PaymentRequest { OrderId = "ORD-2", Amount = 1m, Status = PaymentStatus.Pending, UpdatedAt = At });
+            return Task.CompletedTask;
+        });
+
+        var saving = 0;
+        await SaveAsync(store, useWriter: true, async db =>
+        {
+            db.Saving += () => saving++;
+            db.Requests.Remove((await db.Requests.FindAsync("ORD-1"))!);
+            (await db.Requests.FindAsync("ORD-2"))!.Status = PaymentStatus.Charged;
+        });
+
+        var left = await store.ReadAsync(db => db.Requests.AsNoTracking().ToListAsync());
+        Assert.Multiple(() =>
+        {
+            Assert.That(left.Select(r => (r.OrderId, r.Status, r.Amount)), Is.EqualTo(new[] { ("ORD-2", PaymentStatus.Charged, (decimal?)1m) }));
+            Assert.That(saving, Is.EqualTo(1), "Saving is raised once, by SaveChanges");
+        });
+    }
+
+    [Test]
+    public async Task Save_RaisesSavingAndSavedOnceAndAcceptsTheChanges()
+    {
+        using var store = InMemoryStore.Payment();
+        await using var db = store.NewContext();
+        var events = new List<string>();
+        db.Saving += () => events.Add("saving");
+        db.Saved += () => events.Add("saved");
+        db.Requests.Add(new PaymentRequest { OrderId = "ORD-1", Amount = 10m, Status = PaymentStatus.Pending, UpdatedAt = At });
+
+        await using (var transaction = await db.Database.BeginTransactionAsync())
+        {
+            using var statements = new StatementCache(db);
+            await TrackedChangesWriter.SaveAsync(statements, CancellationToken.None);
+            await TrackedChangesWriter.SaveAsync(statements, CancellationToken.None);
+            await transaction.CommitAsync();
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(events, Is.EqualTo(new[] { "saving", "saved" }), "the second save has nothing to write");
+            Assert.That(db.ChangeTracker.Entries().Select(e => e.State), Is.All.EqualTo(EntityState.Unchanged));
+        });
+    }
+
+    private static async Task SaveAsync<TContext>(InMemoryStore<TContext> store, bool useWriter, Func<TContext, Task> change)
+        where TContext : ModuleDbContext
+    {
+        await using var db = store.NewContext();
+        await change(db);
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        if (useWriter)
+        {
+            using var statements = new StatementCache(db);
+            await TrackedChangesWriter.SaveAsync(statements, CancellationToken.None);
+        }
+        else
+        {
+            await db.SaveChangesAsync();
+        }
+        await transaction.CommitAsync();
+    }
+
+    /// <summary>Every row of a table as text, in rowid order, without the named columns.</summary>
+    private static List<string[]> Rows<TContext>(InMemoryStore<TContext> store, string table, params string[] except)
+        where TContext : ModuleDbContext
+    {
+        using var db = store.NewContext();
+        var connection = (SqliteConnection)db.Database.GetDbConnection();
+        if (connection.State != System.Data.ConnectionState.Open) connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT * FROM \"{table}\" ORDER BY rowid";
+        using var reader = command.ExecuteReader();
+        var rows = new List<string[]>();
+        while (reader.Read())
+            rows.Add(Enumerable.Range(0, reader.FieldCount).Where(i => !except.Contains(reader.GetName(i)))
+                .Select(i => reader.IsDBNull(i) ? "NULL" : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture)!).ToArray());
+        return rows;
+    }
+
+    private static Order NewOrder()
+    {
+        var order = new Order
+        {
+            Id = "ORD-1",
+            UserId = "USER-1",
+            Items = [new OrderLine { ProductId = "PROD-001", Quantity = 3, Price = 19.99m }],
+            TotalAmount = 59.97m,
+            Currency = "EUR",
+            ShippingAddress = new OrderAddress { Line1 = "Unter den Linden 1", City = "Berlin", PostalCode = "10115", Country = "DE" },
+            TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            CreatedAt = At,
+            UpdatedAt = At,
+        };
+        order.History.Add(new OrderTransition { From = "", To = nameof(OrderStatus.Created), At = At });
+        return order;
+    }
+
+    private static Reservation NewReservation(string id, string orderId, params string[] products) => new()
+    {
+        Id = id,
+        OrderId = orderId,
+        Status = ReservationStatus.Reserved,
+        Lines = products.Select((p, i) => new ReservationLine { ProductId = p, Quantity = i + 1 }).ToList(),
+        CreatedAt = At,
+    };
+}
