@@ -33,15 +33,17 @@ internal static class BenchCommand
         // answering (not investigated yet; see docs/benchmarks.md).
         var raw = new Option<int>("--raw-messages") { Description = "Messages of the raw broker run (a).", DefaultValueFactory = _ => 100_000 };
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the databases and reports go.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "orderflow-bench")) };
+        var brokerProcess = new Option<bool>("--broker-process") { Description = "Run each order run's embedded broker as a process of its own, so its in-memory log is not in the measured process's RSS." };
         var skip = new Option<string>("--skip") { Description = "Parts to leave out: raw,sustained,small,unbatched,latency (comma-separated).", DefaultValueFactory = _ => "" };
         var command = new Command("bench", "Measure broker throughput, sustained orders/s, batching on and off, latency at fixed rates and peak RSS; write a JSON report.")
         {
-            orders, unbatched, rates, rateSeconds, warmupSeconds, raw, output, skip,
+            orders, unbatched, rates, rateSeconds, warmupSeconds, raw, output, brokerProcess, skip,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(async (result, cancellationToken) =>
         {
             var passThrough = CommandLine.ConfigArgs(result);
+            var separateBroker = result.GetValue(brokerProcess);
             var directory = result.GetValue(output)!;
             directory.Create();
             var skipped = result.GetValue(skip)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
@@ -62,18 +64,18 @@ internal static class BenchCommand
             var total = result.GetValue(orders);
             if (!skipped.Contains("sustained"))
             {
-                report["sustained"] = await GenerateAsync(directory, "sustained", total, 0, passThrough, verify: true, cancellationToken);
+                report["sustained"] = await GenerateAsync(directory, "sustained", total, 0, passThrough, verify: true, cancellationToken, separateBroker: separateBroker);
                 await SaveAsync();
             }
             if (!skipped.Contains("small"))
             {
-                report["sustained_quarter"] = await GenerateAsync(directory, "sustained-quarter", Math.Max(1, total / 4), 0, passThrough, verify: false, cancellationToken);
+                report["sustained_quarter"] = await GenerateAsync(directory, "sustained-quarter", Math.Max(1, total / 4), 0, passThrough, verify: false, cancellationToken, separateBroker: separateBroker);
                 await SaveAsync();
             }
             if (!skipped.Contains("unbatched"))
             {
                 report["batching_off"] = await GenerateAsync(directory, "batching-off", result.GetValue(unbatched), 0,
-                    [.. passThrough, "--OrderFlow:Messaging:Batching=false"], verify: true, cancellationToken);
+                    [.. passThrough, "--OrderFlow:Messaging:Batching=false"], verify: true, cancellationToken, separateBroker: separateBroker);
                 await SaveAsync();
             }
             if (!skipped.Contains("latency"))
@@ -83,7 +85,7 @@ internal static class BenchCommand
                 foreach (var rate in result.GetValue(rates)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(r => double.Parse(r, CultureInfo.InvariantCulture)))
                 {
                     latency.Add(await GenerateAsync(directory, $"rate-{rate:0}", (int)Math.Max(1, rate * result.GetValue(rateSeconds)), rate, passThrough, verify: false, cancellationToken,
-                        warmup: (int)(rate * Math.Max(0, result.GetValue(warmupSeconds)))));
+                        warmup: (int)(rate * Math.Max(0, result.GetValue(warmupSeconds))), separateBroker: separateBroker));
                     await SaveAsync();
                 }
             }
@@ -98,15 +100,17 @@ internal static class BenchCommand
     }
 
     /// <summary>One child <c>generate</c> on a fresh database and broker; its report plus wall time and, when asked, <c>verify</c>'s verdict.</summary>
-    private static async Task<JsonNode> GenerateAsync(DirectoryInfo directory, string name, int orders, double rate, string[] passThrough, bool verify, CancellationToken cancellationToken, int warmup = 0)
+    private static async Task<JsonNode> GenerateAsync(DirectoryInfo directory, string name, int orders, double rate, string[] passThrough, bool verify, CancellationToken cancellationToken,
+        int warmup = 0, bool separateBroker = false)
     {
+        await using var broker = separateBroker ? await BrokerProcess.StartAsync(cancellationToken) : null;
         var database = Path.Combine(directory.FullName, $"{name}.db");
         foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(database + suffix);
         var reportFile = Path.Combine(directory.FullName, $"{name}.json");
         File.Delete(reportFile);
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/]: {orders} orders{(rate > 0 ? $" at {rate:0}/s" : "")}{(warmup > 0 ? $" after {warmup} warm-up orders" : "")} (load {LoadAverage()})");
         var args = new List<string> { "generate", "--orders", orders.ToString(CultureInfo.InvariantCulture), "--mode", "standalone", "--settle",
-            "--report", reportFile, $"--OrderFlow:Database:Path={database}", "--Kafka:EmbeddedPort=0" };
+            "--report", reportFile, $"--OrderFlow:Database:Path={database}", $"--Kafka:EmbeddedPort={broker?.Port ?? 0}" };
         if (rate > 0) args.AddRange(["--rate", rate.ToString(CultureInfo.InvariantCulture)]);
         if (warmup > 0) args.AddRange(["--warmup", warmup.ToString(CultureInfo.InvariantCulture)]);
         args.AddRange(passThrough);
@@ -117,6 +121,7 @@ internal static class BenchCommand
         node["exit_code"] = exit;
         node["process_wall_seconds"] = started.Elapsed.TotalSeconds;
         node["offered_rate"] = rate;
+        if (broker is not null) node["broker_peak_rss_mb"] = broker.PeakRssMb();
         if (verify)
         {
             var (verifyExit, text) = await RunChildAsync(["verify", $"--OrderFlow:Database:Path={database}", .. passThrough], echo: false, cancellationToken);
@@ -127,16 +132,21 @@ internal static class BenchCommand
         return node;
     }
 
-    private static async Task<(int ExitCode, string Output)> RunChildAsync(IEnumerable<string> args, bool echo, CancellationToken cancellationToken)
+    /// <summary>This program with <paramref name="args"/>, run as we were run: through the dotnet host with our dll, or our own executable.</summary>
+    private static ProcessStartInfo Child(IEnumerable<string> args)
     {
         var start = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        // Run as we were run: through the dotnet host with our dll, or our own executable.
         var self = Environment.ProcessPath!;
         start.FileName = self;
         if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
             start.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
         foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
+        return start;
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunChildAsync(IEnumerable<string> args, bool echo, CancellationToken cancellationToken)
+    {
+        using var process = Process.Start(Child(args))!;
         var output = new StringBuilder();
         async Task PumpAsync(StreamReader reader)
         {
@@ -149,6 +159,45 @@ internal static class BenchCommand
         }
         await Task.WhenAll(PumpAsync(process.StandardOutput), PumpAsync(process.StandardError), process.WaitForExitAsync(cancellationToken));
         return (process.ExitCode, output.ToString());
+    }
+
+    /// <summary>The embedded broker as a <c>broker</c> process of its own on a free port (<c>--broker-process</c>).</summary>
+    private sealed class BrokerProcess(Process process, int port) : IAsyncDisposable
+    {
+        public int Port => port;
+
+        public static async Task<BrokerProcess> StartAsync(CancellationToken cancellationToken)
+        {
+            int port;
+            using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            {
+                probe.Start();
+                port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+            }
+            var process = Process.Start(Child(["broker", $"--Kafka:EmbeddedPort={port}"]))!;
+            _ = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            while (await process.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
+            {
+                if (!line.Contains("listening", StringComparison.Ordinal)) continue;
+                _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                return new BrokerProcess(process, port);
+            }
+            throw new InvalidOperationException($"the broker process exited ({process.ExitCode}) before it listened on port {port}");
+        }
+
+        /// <summary>The broker process's peak resident set (VmHWM), in MB.</summary>
+        public double PeakRssMb()
+        {
+            var line = File.ReadLines($"/proc/{process.Id}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
     }
 
     /// <summary>(a) The broker alone: keyed 400-byte messages through the same client settings the modules use.</summary>
@@ -215,7 +264,9 @@ internal static class BenchCommand
                 $"{r?["terminal"]}/{r?["orders"]}",
                 $"{r?["orders_per_second"]?.GetValue<double>():F0}",
                 $"{latency?["p50_ms"]?.GetValue<double>():F0} / {latency?["p95_ms"]?.GetValue<double>():F0} / {latency?["p99_ms"]?.GetValue<double>():F0}",
-                $"{run["peak_rss_mb"]?.GetValue<double>():F0}",
+                run["broker_peak_rss_mb"] is { } brokerRss
+                    ? $"{run["peak_rss_mb"]?.GetValue<double>():F0} (+{brokerRss.GetValue<double>():F0} broker)"
+                    : $"{run["peak_rss_mb"]?.GetValue<double>():F0}",
                 run["verify_exit_code"] is { } v ? (v.GetValue<int>() == 0 ? "holds" : "FAILS") : "-");
         }
         AnsiConsole.Write(table);

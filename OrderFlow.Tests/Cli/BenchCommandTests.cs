@@ -1,0 +1,40 @@
+using System.Text.Json;
+using OrderFlow.Tests.Support;
+
+namespace OrderFlow.Tests.Cli;
+
+/// <summary>
+/// The benchmark command end to end on a tiny load: every part runs, writes its report and
+/// verifies its store. It checks the command works, not any number (docs/benchmarks.md).
+/// </summary>
+[TestFixture]
+public sealed class BenchCommandTests
+{
+    [Test]
+    public async Task Bench_OnATinyLoadWithTheBrokerInItsOwnProcess_ReportsEveryPart()
+    {
+        using var cluster = new ProcessCluster();
+        await using var bench = HostProcess.Start(
+            ["bench", "--orders", "200", "--unbatched-orders", "100", "--rates", "50", "--rate-seconds", "2", "--warmup-seconds", "1",
+             "--raw-messages", "1000", "--broker-process", "--out", cluster.Directory, "--Logging:LogLevel:Default=Warning"], null);
+
+        var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(4));
+
+        Assert.That(exit, Is.EqualTo(0), string.Join(Environment.NewLine, bench.Output));
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(cluster.Directory, "bench.json")));
+        var report = json.RootElement;
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.GetProperty("raw_broker").GetProperty("consumed").GetInt32(), Is.EqualTo(1000));
+            foreach (var part in new[] { "sustained", "batching_off" })
+            {
+                Assert.That(report.GetProperty(part).GetProperty("verify_exit_code").GetInt32(), Is.EqualTo(0), $"{part}: verify");
+                Assert.That(report.GetProperty(part).GetProperty("broker_peak_rss_mb").GetDouble(), Is.GreaterThan(0), $"{part}: the broker ran apart");
+            }
+            Assert.That(report.GetProperty("sustained").GetProperty("report").GetProperty("terminal").GetInt32(), Is.EqualTo(200));
+            var latency = report.GetProperty("latency")[0].GetProperty("report");
+            Assert.That(latency.GetProperty("warmup_orders").GetInt32(), Is.EqualTo(50));
+            Assert.That(latency.GetProperty("latency").GetProperty("count").GetInt32(), Is.EqualTo(100), "the warm-up orders are not measured");
+        });
+    }
+}
