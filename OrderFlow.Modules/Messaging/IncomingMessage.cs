@@ -47,7 +47,9 @@ internal sealed class IncomingMessage
         var versionText = headers.GetString(HeaderNames.EventVersion);
         if (versionText is not null)
         {
-            if (!int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out var headerVersion))
+            // Digits only: int.TryParse also accepts trailing NUL characters ("1\0" would read as 1).
+            if (versionText.Length is 0 or > 9 || !versionText.All(char.IsAsciiDigit)
+                || !int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out var headerVersion))
                 return Dead(raw, $"event_version header '{Clip(versionText)}' is not an integer");
             if (!binding.Versions.Contains(headerVersion))
                 return Dead(raw, $"unsupported event_version {headerVersion} of {eventType}; accepted: {string.Join(", ", binding.Versions)}");

@@ -57,6 +57,30 @@ public sealed class IncomingMessageHardeningTests
         Assert.That(message.Error.Length, Is.LessThanOrEqualTo(501));
     }
 
+    [TestCase("1\u0000")]
+    [TestCase("\u00001")]
+    [TestCase("1\u0000\u0000")]
+    public void Parse_WhenTheVersionHeaderCarriesNulCharacters_DeadLettersIt(string version)
+    {
+        var evt = Builders.AnOrderCreated().Build();
+
+        var message = IncomingMessage.Parse(Raw(evt.OrderId, EventJson.Serialize(evt), (HeaderNames.EventType, "OrderCreated"), (HeaderNames.EventVersion, version)), Registration, 65_536);
+
+        Assert.That(message.Error, Does.StartWith("event_version header").And.EndWith("is not an integer"));
+        Assert.That(message.Event, Is.Null);
+    }
+
+    [Test]
+    public void Parse_WhenTheVersionHeaderIsPlainDigits_AppliesIt()
+    {
+        var evt = Builders.AnOrderCreated().Build();
+
+        var message = IncomingMessage.Parse(Raw(evt.OrderId, EventJson.Serialize(evt), (HeaderNames.EventType, "OrderCreated"), (HeaderNames.EventVersion, "1")), Registration, 65_536);
+
+        Assert.That(message.Error, Is.Null);
+        Assert.That(message.Event, Is.Not.Null);
+    }
+
     private static ConsumeResult<byte[]?, byte[]?> Raw(string key, byte[] value, params (string Name, string Value)[] headers)
     {
         var kafkaHeaders = new Headers();
