@@ -167,7 +167,11 @@ internal sealed partial class OutboxRelay<TContext>(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
         using (await WriteGate.EnterAsync(db.Database, CancellationToken.None))
+        {
+            var held = Stopwatch.GetTimestamp();
             await db.OutboxMessages.Where(m => m.Id <= through).ExecuteDeleteAsync(CancellationToken.None);
+            StageTimings.Record($"relay.{module}.delete-held", held, 0);
+        }
         deletedThrough = through;
         lastDelete = Stopwatch.GetTimestamp();
     }

@@ -67,13 +67,17 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         // Built before the write turn is taken; the outbox rows go in untracked, as the consumers' do.
         var outboxRows = new List<OutboxMessage>(requests.Count);
         var orders = requests.Select(r => Add(r, null, null, outboxRows)).ToList();
-        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
-        using (var statements = new StatementCache(db))
+        await using (var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken))
         {
-            await TrackedChangesWriter.SaveAsync(statements, cancellationToken);
-            InboxOutboxWriter.Insert(statements, [], outboxRows);
+            var held = System.Diagnostics.Stopwatch.GetTimestamp();
+            using (var statements = new StatementCache(db))
+            {
+                await TrackedChangesWriter.SaveAsync(statements, cancellationToken);
+                InboxOutboxWriter.Insert(statements, [], outboxRows);
+            }
+            await transaction.CommitAsync(cancellationToken);
+            StageTimings.Record("generator.gate-held", held, requests.Count);
         }
-        await transaction.CommitAsync(cancellationToken);
         db.ChangeTracker.Clear();
         signal.Notify();
         return orders;
