@@ -15,8 +15,9 @@ namespace OrderFlow.Persistence;
 /// every time, and that was the largest cost inside the write gate (docs/benchmarks.md).
 /// <para>
 /// The same rules as EF Core's: columns, value converters and parameter types come from the model
-/// (<see cref="RelationalTypeMapping.CreateParameter"/>); an update sets the modified columns and
-/// checks every concurrency token against its original value, and a row that does not match fails
+/// (<see cref="RelationalTypeMapping.CreateParameter"/>); an update sets the columns whose value
+/// differs from the original one (by the property's value comparer, as change detection compares)
+/// and checks every concurrency token against its original value, and a row that does not match fails
 /// the save with <see cref="DbUpdateConcurrencyException"/>; owners are inserted before the rows
 /// they own. <see cref="ModuleDbContext.Saving"/>, <see cref="ModuleDbContext.Saved"/> and
 /// <see cref="ModuleDbContext.SaveFailed"/> are raised as for <c>SaveChanges</c>.
