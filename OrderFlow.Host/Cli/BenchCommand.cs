@@ -103,7 +103,7 @@ internal static class BenchCommand
     private static async Task<JsonNode> GenerateAsync(DirectoryInfo directory, string name, int orders, double rate, string[] passThrough, bool verify, CancellationToken cancellationToken,
         int warmup = 0, bool separateBroker = false)
     {
-        await using var broker = separateBroker ? await BrokerProcess.StartAsync(cancellationToken) : null;
+        await using var broker = separateBroker ? await BrokerProcess.StartAsync(passThrough, cancellationToken) : null;
         var database = Path.Combine(directory.FullName, $"{name}.db");
         foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(database + suffix);
         var reportFile = Path.Combine(directory.FullName, $"{name}.json");
@@ -166,7 +166,8 @@ internal static class BenchCommand
     {
         public int Port => port;
 
-        public static async Task<BrokerProcess> StartAsync(CancellationToken cancellationToken)
+        /// <param name="configuration">The bench's pass-through settings (partitions, say), as the runs get them.</param>
+        public static async Task<BrokerProcess> StartAsync(string[] configuration, CancellationToken cancellationToken)
         {
             int port;
             using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
@@ -174,15 +175,25 @@ internal static class BenchCommand
                 probe.Start();
                 port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
             }
-            var process = Process.Start(Child(["broker", $"--Kafka:EmbeddedPort={port}"]))!;
-            _ = process.StandardError.ReadToEndAsync(CancellationToken.None);
-            while (await process.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
+            var process = Process.Start(Child(["broker", .. configuration, $"--Kafka:EmbeddedPort={port}"]))!;
+            var broker = new BrokerProcess(process, port);
+            try
             {
-                if (!line.Contains("listening", StringComparison.Ordinal)) continue;
-                _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-                return new BrokerProcess(process, port);
+                _ = process.StandardError.ReadToEndAsync(CancellationToken.None);
+                while (await process.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
+                {
+                    if (!line.Contains("listening", StringComparison.Ordinal)) continue;
+                    _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                    return broker;
+                }
+                await process.WaitForExitAsync(cancellationToken);
+                throw new InvalidOperationException($"the broker process exited ({process.ExitCode}) before it listened on port {port}");
             }
-            throw new InvalidOperationException($"the broker process exited ({process.ExitCode}) before it listened on port {port}");
+            catch
+            {
+                await broker.DisposeAsync();
+                throw;
+            }
         }
 
         /// <summary>The broker process's peak resident set (VmHWM), in MB.</summary>
