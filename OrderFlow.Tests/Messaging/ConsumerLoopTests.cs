@@ -92,9 +92,11 @@ public sealed class ConsumerLoopTests(string brokerKind)
         foreach (var evt in events) await ProduceAsync(evt, wait: false);
         FlushProducer();
 
-        // The first consumer's handler stops taking events after 1,000 of them until the shutdown
-        // begins, so it is stopped mid-stream however fast this machine applies the rest.
-        var first = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, new() { ["OrderFlow:Messaging:MaxBatchSize"] = "50" }, new FailurePlan { HoldAfter = 1000 });
+        // The first consumer takes 10 ms per event: the 3,000 would take 30 s, far longer than the
+        // stop, so it is stopped mid-stream however fast the machine is. (A hold released at the
+        // stop let the worker apply the rest before its own stop came; CI saw that.)
+        var first = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, new() { ["OrderFlow:Messaging:MaxBatchSize"] = "50" },
+            new FailurePlan { DelayPerEvent = TimeSpan.FromMilliseconds(10) });
         await Eventually.Until(async () => (await first.ApplicationsAsync()).Count >= 200, "the first consumer to apply some events");
         await first.DisposeAsync();
         var appliedByFirst = (await ApplicationsInAsync()).Count;

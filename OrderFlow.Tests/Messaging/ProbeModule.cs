@@ -40,22 +40,17 @@ public sealed class FailurePlan
     public HashSet<string> Permanent { get; } = [];
 
     /// <summary>
-    /// After this many events reach the handler, it waits until the host begins to stop, so a test
-    /// can stop a consumer mid-stream. The batch then completes normally (a handler that never
-    /// returned would keep the file's write turn past the host's shutdown).
+    /// How long the handler takes per event, so a test can stop a consumer mid-stream: the
+    /// stream takes far longer than the host's shutdown, however fast the machine is.
     /// </summary>
-    public int? HoldAfter { get; set; }
-
-    private int seen;
-    internal bool ShouldHold() => Interlocked.Increment(ref seen) > HoldAfter;
+    public TimeSpan? DelayPerEvent { get; set; }
 }
 
-internal sealed class ProbeHandler(ProbeDbContext db, FailurePlan plan, IHostApplicationLifetime lifetime) : IEventHandler<OrderCreated>
+internal sealed class ProbeHandler(ProbeDbContext db, FailurePlan plan) : IEventHandler<OrderCreated>
 {
     public async Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
     {
-        if (plan.ShouldHold())
-            await Task.Delay(Timeout.Infinite, lifetime.ApplicationStopping).ContinueWith(_ => { }, TaskScheduler.Default);
+        if (plan.DelayPerEvent is { } delay) await Task.Delay(delay, CancellationToken.None);
         plan.Attempts.AddOrUpdate(evt.OrderId, 1, (_, n) => n + 1);
         if (plan.Permanent.Contains(evt.OrderId)) throw new PermanentMessageException($"order {evt.OrderId} is refused by the probe");
         if (plan.FailuresLeft.TryGetValue(evt.OrderId, out var left) && left > 0)
