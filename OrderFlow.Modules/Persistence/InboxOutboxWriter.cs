@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
-using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
 
@@ -76,11 +75,6 @@ internal static class InboxOutboxWriter
     private static string BuildSql(IEntityType entity, string[] properties)
     {
         var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
-        return new StringBuilder("INSERT INTO \"").Append(table.Name).Append("\" (")
-            .AppendJoin(", ", properties.Select(p => $"\"{entity.FindProperty(p)!.GetColumnName(table)}\""))
-            .Append(") VALUES (")
-            .AppendJoin(", ", Enumerable.Range(0, properties.Length).Select(c => $"@p{c}"))
-            .Append(')')
-            .ToString();
+        return StatementCache.InsertSql(table.Name, properties.Select(p => entity.FindProperty(p)!.GetColumnName(table)!).ToList());
     }
 }

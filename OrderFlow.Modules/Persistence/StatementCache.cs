@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 
@@ -33,6 +34,15 @@ internal sealed class StatementCache(ModuleDbContext db) : IDisposable
         command.Parameters.Clear();
         return command;
     }
+
+    /// <summary>A single-row INSERT into <paramref name="table"/> with parameters <c>@p0</c>, <c>@p1</c>… in column order.</summary>
+    public static string InsertSql(string table, IReadOnlyList<string> columns) =>
+        new StringBuilder("INSERT INTO \"").Append(table).Append("\" (")
+            .AppendJoin(", ", columns.Select(c => $"\"{c}\""))
+            .Append(") VALUES (")
+            .AppendJoin(", ", columns.Select((_, i) => $"@p{i}"))
+            .Append(')')
+            .ToString();
 
     public void Dispose()
     {

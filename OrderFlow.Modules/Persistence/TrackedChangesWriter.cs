@@ -237,7 +237,7 @@ internal static class TrackedChangesWriter
 
             var depth = 0;
             for (var owner = type; owner.IsOwned(); owner = owner.FindOwnership()!.PrincipalEntityType) depth++;
-            var names = columns.Select(p => $"\"{p.GetColumnName(store)}\"").ToArray();
+            var columnNames = columns.Select(p => p.GetColumnName(store)!).ToArray();
             // AUTOINCREMENT never reuses an id, even a deleted one: sqlite_sequence remembers the highest.
             var highestIdSql = generatedKey is null ? "" :
                 $"SELECT max(coalesce((SELECT max(\"{generatedKey.GetColumnName(store)}\") FROM \"{tableName}\"), 0), " +
@@ -246,7 +246,7 @@ internal static class TrackedChangesWriter
             {
                 Table = $"\"{tableName}\"",
                 Columns = columns,
-                ColumnNames = names,
+                ColumnNames = columnNames.Select(c => $"\"{c}\"").ToArray(),
                 Mappings = columns.Select(p => p.GetRelationalTypeMapping()).ToArray(),
                 Comparers = columns.Select(p => p.GetValueComparer()).ToArray(),
                 IsKey = columns.Select(p => keys.Contains(p)).ToArray(),
@@ -255,8 +255,7 @@ internal static class TrackedChangesWriter
                 Tokens = columns.Where(p => p.IsConcurrencyToken).ToArray(),
                 GeneratedKey = generatedKey,
                 Depth = depth,
-                InsertSql = new StringBuilder("INSERT INTO \"").Append(tableName).Append("\" (").AppendJoin(", ", names)
-                    .Append(") VALUES (").AppendJoin(", ", columns.Select((_, i) => ParameterNames.Insert(i))).Append(')').ToString(),
+                InsertSql = StatementCache.InsertSql(tableName, columnNames),
                 HighestIdSql = highestIdSql,
             };
         }

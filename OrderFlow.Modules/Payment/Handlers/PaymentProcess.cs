@@ -10,7 +10,8 @@ internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway
     public async Task<PaymentRequest> RequestAsync(string orderId, CancellationToken cancellationToken)
     {
         // A preloaded order that has no request yet needs no query to find that out.
-        var request = db.IsPreloaded(orderId) ? db.FindTracked<PaymentRequest>(r => r.OrderId == orderId) : await db.Requests.FindAsync([orderId], cancellationToken);
+        var request = await db.FindOfOrderAsync(orderId, r => r.OrderId == orderId,
+            ct => db.Requests.FindAsync([orderId], ct).AsTask(), cancellationToken);
         if (request is not null) return request;
         request = new PaymentRequest { OrderId = orderId, Status = PaymentStatus.Pending, UpdatedAt = clock.GetUtcNow().UtcDateTime };
         db.Requests.Add(request);
