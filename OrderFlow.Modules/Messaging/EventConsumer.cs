@@ -269,28 +269,35 @@ internal sealed partial class EventConsumer<TContext>(
         }
     }
 
-    /// <summary>One transaction: inbox rows, handlers and outbox rows for every message, then commit.</summary>
+    /// <summary>
+    /// One transaction: inbox rows, handlers and outbox rows for every message, then commit.
+    /// The batch's inbox check and preload run before the write turn, so the other modules write
+    /// meanwhile; the module's version (<see cref="ModuleVersion"/>), read before them and again
+    /// inside the turn, proves they are still current, else they are read again inside the turn.
+    /// </summary>
     private async Task ApplyAsync(IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken, bool traced = true)
     {
         var started = Stopwatch.GetTimestamp();
         var module = registration.Module;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
-        var eventIds = messages.Select(m => m.Event!.EventId).Distinct().ToList();
         var mark = StageTimings.Record($"{module}.scope", started);
+        var version = await ModuleVersion.ReadAsync(db, cancellationToken);
+        var applied = await LoadAsync(db, messages, cancellationToken);
+        mark = StageTimings.Record($"{module}.load", mark);
         await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
         using var statements = new StatementCache(db);
         var held = mark = StageTimings.Record($"{module}.gate-wait", mark);
 
-        var applied = (await db.Inbox.Where(i => eventIds.Contains(i.EventId)).Select(i => i.EventId).ToListAsync(cancellationToken))
-            .ToHashSet(StringComparer.Ordinal);
-        if (registration.Preload is { } preload)
+        if (await ModuleVersion.ReadAsync(db, cancellationToken) != version)
         {
-            var orderIds = messages.Where(m => !applied.Contains(m.Event!.EventId)).Select(m => m.Event!.OrderId).ToHashSet(StringComparer.Ordinal);
-            await preload(db, orderIds, cancellationToken);
-            db.MarkPreloaded(orderIds);
+            // Another transaction changed this module's rows since they were read (the saga, the
+            // API, a second worker or process): read them again, now that nobody else can write.
+            db.ChangeTracker.Clear();
+            applied = await LoadAsync(db, messages, cancellationToken);
+            metrics.Reloaded(module);
+            mark = StageTimings.Record($"{module}.reload", mark);
         }
-        mark = StageTimings.Record($"{module}.load", mark);
 
         var now = clock.GetUtcNow().UtcDateTime;
         var inbox = new List<InboxMessage>(messages.Count);
@@ -338,6 +345,21 @@ internal sealed partial class EventConsumer<TContext>(
         StageTimings.Record($"{module}.gate-held", held, 0);
         if (outboxRows.Count > 0) outboxSignal.Notify();
         if (inbox.Count > 0) metrics.Processed(module, inbox.Count, Stopwatch.GetElapsedTime(started).TotalSeconds / inbox.Count);
+    }
+
+    /// <summary>The event ids of the batch already in the inbox; then the batch's rows, when the module preloads them.</summary>
+    private async Task<HashSet<string>> LoadAsync(TContext db, IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken)
+    {
+        var eventIds = messages.Select(m => m.Event!.EventId).Distinct().ToList();
+        var applied = (await db.Inbox.Where(i => eventIds.Contains(i.EventId)).Select(i => i.EventId).ToListAsync(cancellationToken))
+            .ToHashSet(StringComparer.Ordinal);
+        if (registration.Preload is { } preload)
+        {
+            var orderIds = messages.Where(m => !applied.Contains(m.Event!.EventId)).Select(m => m.Event!.OrderId).ToHashSet(StringComparer.Ordinal);
+            await preload(db, orderIds, cancellationToken);
+            db.MarkPreloaded(orderIds);
+        }
+        return applied;
     }
 
     private Activity? StartActivity(IncomingMessage message)

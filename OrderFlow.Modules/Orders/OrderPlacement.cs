@@ -42,7 +42,8 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         if (idempotencyKey is not null && await FindByKeyAsync(idempotencyKey, cancellationToken) is { } existing)
             return new PlaceResult(existing.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, existing);
 
-        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
+        // Inserts only: a new order and its OrderCreated, which no consumer has seen yet.
+        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken, insertsOnly: true);
         var order = Add(request, idempotencyKey, hash, null);
         try
         {
@@ -67,7 +68,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         // Built before the write turn is taken; the outbox rows go in untracked, as the consumers' do.
         var outboxRows = new List<OutboxMessage>(requests.Count);
         var orders = requests.Select(r => Add(r, null, null, outboxRows)).ToList();
-        await using (var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken))
+        await using (var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken, insertsOnly: true))
         {
             var held = System.Diagnostics.Stopwatch.GetTimestamp();
             using (var statements = new StatementCache(db))

@@ -25,3 +25,17 @@ public sealed class OutboxMessage
     public string? TraceParent { get; init; }
     public DateTime CreatedAt { get; init; }
 }
+
+/// <summary>
+/// The single row of a module's <c>&lt;prefix&gt;_state</c> table: a counter that every write
+/// transaction changing the module's rows raises before it commits (<see cref="WriteTransaction"/>).
+/// A consumer reads it before it loads a batch's rows outside its write turn; the same value
+/// inside the turn proves that nothing it loaded has changed since (<see cref="ModuleVersion"/>).
+/// </summary>
+public sealed class ModuleState
+{
+    public const int RowId = 1;
+
+    public int Id { get; init; }
+    public long Version { get; init; }
+}

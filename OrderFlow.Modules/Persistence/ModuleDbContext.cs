@@ -97,6 +97,7 @@ public abstract class ModuleDbContext : DbContext
 
     public DbSet<InboxMessage> Inbox => Set<InboxMessage>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
+    public DbSet<ModuleState> State => Set<ModuleState>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -126,6 +127,14 @@ public abstract class ModuleDbContext : DbContext
             outbox.Property(m => m.Payload).HasColumnName("payload");
             outbox.Property(m => m.TraceParent).HasColumnName("traceparent").HasMaxLength(64);
             outbox.Property(m => m.CreatedAt).HasColumnName("created_at");
+        });
+        modelBuilder.Entity<ModuleState>(state =>
+        {
+            state.ToTable($"{TablePrefix}_state");
+            state.HasKey(s => s.Id);
+            state.Property(s => s.Id).HasColumnName("id").ValueGeneratedNever();
+            state.Property(s => s.Version).HasColumnName("version");
+            state.HasData(new ModuleState { Id = ModuleState.RowId, Version = 0 });
         });
         OnModuleModelCreating(modelBuilder);
     }

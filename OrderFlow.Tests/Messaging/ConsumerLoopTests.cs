@@ -1,9 +1,11 @@
 using System.Text;
 using Confluent.Kafka;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrderFlow.Contracts;
 using OrderFlow.Host.Cli;
 using OrderFlow.Messaging;
+using OrderFlow.Persistence;
 using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Messaging;
@@ -236,6 +238,46 @@ public sealed class ConsumerLoopTests(string brokerKind)
     {
         await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, $"{module}-reader", $"{topic}-unused");
         return await probe.ApplicationsAsync();
+    }
+
+    [Test]
+    public async Task Consume_WhenAnotherTransactionChangesTheModuleAfterTheBatchWasRead_ReadsItAgainInsideTheWriteTurn()
+    {
+        // The batch's rows are read before the write turn. Here, right after that read, another
+        // transaction of the module (as the saga, the API or a second process would) gives the
+        // order an application. The handler applies an event only to an order without one: on
+        // the rows read before, it would add a second.
+        IServiceProvider? services = null;
+        var interleaved = 0;
+        await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, consumer: c => c
+            .Handle<OrderCreated, ProbeOncePerOrderHandler>(1, 2)
+            .Preload(async (db, orderIds, ct) =>
+            {
+                await db.Applications.Where(a => orderIds.Contains(a.OrderId)).LoadAsync(ct);
+                if (Interlocked.Exchange(ref interleaved, 1) == 1) return;
+                await using var scope = services!.CreateAsyncScope();
+                var other = scope.ServiceProvider.GetRequiredService<ProbeDbContext>();
+                await using var transaction = await other.Database.BeginWriteTransactionAsync(ct);
+                other.Applications.AddRange(orderIds.Select(id => new Application { EventId = "another-transaction", OrderId = id }));
+                await other.SaveChangesAsync(ct);
+                await transaction.CommitAsync(ct);
+            }));
+        services = probe.Services;
+        OrderCreated evt = Builders.AnOrderCreated().Build();
+
+        await ProduceAsync(evt);
+
+        await Eventually.Until(async () =>
+        {
+            await using var scope = probe.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().Inbox.AnyAsync(i => i.EventId == evt.EventId);
+        }, "the event to be applied");
+        var applications = (await probe.ApplicationsAsync()).Where(a => a.OrderId == evt.OrderId).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(interleaved, Is.EqualTo(1), "the other transaction ran between the read and the write turn");
+            Assert.That(applications.Select(a => a.EventId), Is.EqualTo(new[] { "another-transaction" }), "the handler saw the other transaction's row");
+        });
     }
 
     private static async Task<int> OutboxCountAsync(ProbeHost probe)

@@ -62,6 +62,17 @@ internal sealed class ProbeHandler(ProbeDbContext db, FailurePlan plan) : IEvent
     }
 }
 
+/// <summary>Applies an order's event only if the order has no application yet, as a handler that looks at its module's state does.</summary>
+internal sealed class ProbeOncePerOrderHandler(ProbeDbContext db) : IEventHandler<OrderCreated>
+{
+    public async Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
+    {
+        var existing = await db.FindOfOrderAsync<Application>(evt.OrderId, a => a.OrderId == evt.OrderId,
+            ct => db.Applications.FirstOrDefaultAsync(a => a.OrderId == evt.OrderId, ct), cancellationToken);
+        if (existing is null) db.Applications.Add(new Application { EventId = evt.EventId, OrderId = evt.OrderId });
+    }
+}
+
 /// <summary>A generic host running only the probe module against a broker and a SQLite file.</summary>
 public sealed class ProbeHost : IAsyncDisposable
 {
@@ -77,7 +88,9 @@ public sealed class ProbeHost : IAsyncDisposable
     public IServiceProvider Services => host.Services;
     public FailurePlan Plan => host.Services.GetRequiredService<FailurePlan>();
 
-    public static async Task<ProbeHost> StartAsync(string bootstrapServers, string databasePath, string module, string topic, Dictionary<string, string?>? settings = null, FailurePlan? plan = null)
+    /// <param name="consumer">Registers the probe's handlers and preload; by default <see cref="ProbeHandler"/> alone.</param>
+    public static async Task<ProbeHost> StartAsync(string bootstrapServers, string databasePath, string module, string topic, Dictionary<string, string?>? settings = null, FailurePlan? plan = null,
+        Action<EventConsumerBuilder<ProbeDbContext>>? consumer = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         var config = new Dictionary<string, string?>
@@ -96,7 +109,9 @@ public sealed class ProbeHost : IAsyncDisposable
         builder.Services.AddStoreOptions(builder.Configuration);
         builder.Services.AddDbContext<ProbeDbContext>((sp, options) => StoreServiceCollectionExtensions.Configure<ProbeDbContext>(
             options, sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<StoreOptions>>().Value));
-        builder.Services.AddEventConsumer<ProbeDbContext>(module, topic).Handle<OrderCreated, ProbeHandler>(1, 2);
+        var registration = builder.Services.AddEventConsumer<ProbeDbContext>(module, topic);
+        if (consumer is null) registration.Handle<OrderCreated, ProbeHandler>(1, 2);
+        else consumer(registration);
 
         var host = builder.Build();
         await CreateSchemaAsync(host.Services);

@@ -125,6 +125,28 @@ namespace OrderFlow.Inventory.Data.Migrations
                     b.ToTable("inventory_inbox", (string)null);
                 });
 
+            modelBuilder.Entity("OrderFlow.Persistence.ModuleState", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("inventory_state", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 0L
+                        });
+                });
+
             modelBuilder.Entity("OrderFlow.Persistence.OutboxMessage", b =>
                 {
                     b.Property<long>("Id")

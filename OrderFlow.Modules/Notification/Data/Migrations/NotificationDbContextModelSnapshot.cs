@@ -104,6 +104,28 @@ namespace OrderFlow.Notification.Data.Migrations
                     b.ToTable("notification_inbox", (string)null);
                 });
 
+            modelBuilder.Entity("OrderFlow.Persistence.ModuleState", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("notification_state", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 0L
+                        });
+                });
+
             modelBuilder.Entity("OrderFlow.Persistence.OutboxMessage", b =>
                 {
                     b.Property<long>("Id")

@@ -174,6 +174,28 @@ namespace OrderFlow.Orders.Data.Migrations
                     b.ToTable("orders_inbox", (string)null);
                 });
 
+            modelBuilder.Entity("OrderFlow.Persistence.ModuleState", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("orders_state", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 0L
+                        });
+                });
+
             modelBuilder.Entity("OrderFlow.Persistence.OutboxMessage", b =>
                 {
                     b.Property<long>("Id")

@@ -150,6 +150,28 @@ namespace OrderFlow.Payment.Data.Migrations
                     b.ToTable("payment_inbox", (string)null);
                 });
 
+            modelBuilder.Entity("OrderFlow.Persistence.ModuleState", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("payment_state", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 0L
+                        });
+                });
+
             modelBuilder.Entity("OrderFlow.Persistence.OutboxMessage", b =>
                 {
                     b.Property<long>("Id")
