@@ -15,6 +15,7 @@ namespace OrderFlow.Persistence;
 internal static class InboxOutboxWriter
 {
     private static readonly ConcurrentDictionary<(Type Context, Type Entity), string> Sql = new();
+    private static readonly ConcurrentDictionary<Type, Func<DateTime, object>> DateConverter = new();
 
     private static readonly string[] InboxColumns =
     [
@@ -30,7 +31,12 @@ internal static class InboxOutboxWriter
 
     public static void Insert(StatementCache statements, IReadOnlyList<InboxMessage> inbox, IReadOnlyList<OutboxMessage> outbox)
     {
-        Insert(statements, inbox, InboxColumns, static (row, p) =>
+        // A date goes in as the model's converter writes it (SqliteDateTimeText on SQLite), as EF Core would.
+        var date = DateConverter.GetOrAdd(statements.Context.GetType(), _ =>
+            statements.Context.Model.FindEntityType(typeof(InboxMessage))!.FindProperty(nameof(InboxMessage.ProcessedAt))!.GetValueConverter() is { } converter
+                ? value => converter.ConvertToProvider(value)!
+                : value => value);
+        Insert(statements, inbox, InboxColumns, (row, p) =>
         {
             p[0].Value = row.EventId;
             p[1].Value = row.EventType;
@@ -38,10 +44,10 @@ internal static class InboxOutboxWriter
             p[3].Value = row.Topic;
             p[4].Value = row.Partition;
             p[5].Value = row.Offset;
-            p[6].Value = row.ProcessedAt;
+            p[6].Value = date(row.ProcessedAt);
         });
         // Rows go in list order, so ids (the relay's send order) follow the order of the events.
-        Insert(statements, outbox, OutboxColumns, static (row, p) =>
+        Insert(statements, outbox, OutboxColumns, (row, p) =>
         {
             p[0].Value = row.EventId;
             p[1].Value = row.EventType;
@@ -50,7 +56,7 @@ internal static class InboxOutboxWriter
             p[4].Value = row.Key;
             p[5].Value = row.Payload;
             p[6].Value = (object?)row.TraceParent ?? DBNull.Value;
-            p[7].Value = row.CreatedAt;
+            p[7].Value = date(row.CreatedAt);
         });
     }
 

@@ -99,6 +99,12 @@ public abstract class ModuleDbContext : DbContext
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
     public DbSet<ModuleState> State => Set<ModuleState>();
 
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // The same text Microsoft.Data.Sqlite writes, read without DateTime.Parse (SqliteDateTimeText).
+        if (Database.IsSqlite()) configurationBuilder.Properties<DateTime>().HaveConversion<SqliteDateTimeText.Converter>();
+    }
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<InboxMessage>(inbox =>
