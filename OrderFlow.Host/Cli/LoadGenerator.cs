@@ -74,10 +74,11 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
                 var before = pending.Count;
                 watchFrom = await CollectAsync(pending, warmup, latencies, outcomes, watchFrom, cancellationToken);
                 if (pending.Count < before) lastProgress = stopwatch.Elapsed;
-                else if (created >= total && pending.Count > 0 && stopwatch.Elapsed - lastProgress >= SweepAfter)
+                else if ((created >= total || pending.Count >= settings.MaxInFlight) && pending.Count > 0 && stopwatch.Elapsed - lastProgress >= SweepAfter)
                 {
-                    // The window found nothing for a while: look the unfinished orders up by id, so an
-                    // order whose terminal time fell before the window is never waited for in vain.
+                    // Waiting, and the window found nothing for a while: look the unfinished orders up
+                    // by id, so an order whose terminal time fell before the window never holds the
+                    // end of the run or a place in flight.
                     await SweepAsync(pending, warmup, latencies, outcomes, cancellationToken);
                     lastProgress = stopwatch.Elapsed;
                 }

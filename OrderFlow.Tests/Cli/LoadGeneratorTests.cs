@@ -8,15 +8,16 @@ namespace OrderFlow.Tests.Cli;
 [TestFixture]
 public sealed class LoadGeneratorTests
 {
-    [Test]
-    public async Task Run_WhenTerminalTimesFallBeforeTheWatchWindow_StillFindsEveryOrder()
+    [TestCase(100, TestName = "Run_WhenTerminalTimesFallBeforeTheWatchWindow_StillFindsEveryOrder")]
+    [TestCase(5, TestName = "Run_WhenTerminalTimesFallBeforeTheWatchWindowAndFillTheOrdersInFlight_StillFindsEveryOrder")]
+    public async Task Run_WhenTerminalTimesFallBeforeTheWatchWindow(int maxInFlight)
     {
         await using var host = await TestHost.StartAsync();
         // The generator's clock runs 10 s ahead of the pipeline's: every terminal time the
         // pipeline writes lies before the window the generator reads (as after a clock step), so
         // only the look-up of unfinished orders by id can find them.
         var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), new ShiftedClock(TimeSpan.FromSeconds(10)));
-        var settings = new GenerateSettings(Orders: 20, Rate: 0, Users: 5, MaxInFlight: 100, Products: ["PROD-001", "PROD-002"], Seed: 7,
+        var settings = new GenerateSettings(Orders: 20, Rate: 0, Users: 5, MaxInFlight: maxInFlight, Products: ["PROD-001", "PROD-002"], Seed: 7,
             Timeout: TimeSpan.FromSeconds(60));
 
         var report = await generator.RunAsync(settings, null, CancellationToken.None);
