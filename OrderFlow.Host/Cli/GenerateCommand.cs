@@ -86,12 +86,21 @@ internal static class GenerateCommand
         {
             await host.StartAsync(cancellationToken);
             var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System);
+            // CPU of this process while the orders ran (the embedded broker's too when it runs here):
+            // per order, a figure that noise on a shared machine moves less than orders/s.
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var report = await RunWithProgressAsync(generator, settings, cancellationToken);
+            var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+            var cpuMsPerOrder = report.Terminal == 0 ? 0 : cpuSeconds * 1000 / report.Terminal;
             if (settle && !attach) await SettleAsync(cancellationToken);
             var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
-            Print(report, peakRssMb);
+            Print(report, peakRssMb, cpuSeconds, cpuMsPerOrder);
             if (reportFile is not null)
-                await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new { report, peak_rss_mb = peakRssMb, mode = attach ? "attach" : "standalone", stages = OrderFlow.Messaging.StageTimings.Snapshot() },
+                await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new
+                {
+                    report, peak_rss_mb = peakRssMb, cpu_seconds = cpuSeconds, cpu_ms_per_order = cpuMsPerOrder,
+                    mode = attach ? "attach" : "standalone", stages = OrderFlow.Messaging.StageTimings.Snapshot(),
+                },
                     new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }), cancellationToken);
             await host.StopAsync(CancellationToken.None);
             return report.TimedOut ? 1 : 0;
@@ -128,7 +137,7 @@ internal static class GenerateCommand
         }), cancellationToken);
     }
 
-    private static void Print(GenerateReport report, double peakRssMb)
+    private static void Print(GenerateReport report, double peakRssMb, double cpuSeconds, double cpuMsPerOrder)
     {
         var table = new Table().AddColumns("Measure", "Value");
         table.AddRow("Orders", $"{report.Terminal} of {report.Orders} terminal");
@@ -138,6 +147,7 @@ internal static class GenerateCommand
         table.AddRow("Latency p50 / p95 / p99 / max", $"{report.Latency.P50Ms:F0} / {report.Latency.P95Ms:F0} / {report.Latency.P99Ms:F0} / {report.Latency.MaxMs:F0} ms");
         foreach (var (outcome, count) in report.Outcomes.OrderBy(o => o.Key)) table.AddRow(outcome, count.ToString());
         table.AddRow("Peak RSS", $"{peakRssMb:F0} MB");
+        table.AddRow("CPU per order", $"{cpuMsPerOrder:F2} ms ({cpuSeconds / Math.Max(report.ElapsedSeconds, 1e-9):F1} of {Environment.ProcessorCount} cores)");
         AnsiConsole.Write(table);
         if (report.TimedOut) AnsiConsole.MarkupLine($"[red]Timed out: {report.Orders - report.Terminal} order(s) not terminal.[/]");
     }
