@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace OrderFlow.Persistence;
 
@@ -14,8 +15,7 @@ namespace OrderFlow.Persistence;
 /// </summary>
 internal static class InboxOutboxWriter
 {
-    private static readonly ConcurrentDictionary<(Type Context, Type Entity), string> Sql = new();
-    private static readonly ConcurrentDictionary<Type, Func<DateTime, object>> DateConverter = new();
+    private static readonly ConcurrentDictionary<(Type Context, Type Entity), Statement> Statements = new();
 
     private static readonly string[] InboxColumns =
     [
@@ -31,12 +31,7 @@ internal static class InboxOutboxWriter
 
     public static void Insert(StatementCache statements, IReadOnlyList<InboxMessage> inbox, IReadOnlyList<OutboxMessage> outbox)
     {
-        // A date goes in as the model's converter writes it (SqliteDateTimeText on SQLite), as EF Core would.
-        var date = DateConverter.GetOrAdd(statements.Context.GetType(), _ =>
-            statements.Context.Model.FindEntityType(typeof(InboxMessage))!.FindProperty(nameof(InboxMessage.ProcessedAt))!.GetValueConverter() is { } converter
-                ? value => converter.ConvertToProvider(value)!
-                : value => value);
-        Insert(statements, inbox, InboxColumns, (row, p) =>
+        Insert(statements, inbox, InboxColumns, static (row, p) =>
         {
             p[0].Value = row.EventId;
             p[1].Value = row.EventType;
@@ -44,10 +39,10 @@ internal static class InboxOutboxWriter
             p[3].Value = row.Topic;
             p[4].Value = row.Partition;
             p[5].Value = row.Offset;
-            p[6].Value = date(row.ProcessedAt);
+            p[6].Value = row.ProcessedAt;
         });
         // Rows go in list order, so ids (the relay's send order) follow the order of the events.
-        Insert(statements, outbox, OutboxColumns, (row, p) =>
+        Insert(statements, outbox, OutboxColumns, static (row, p) =>
         {
             p[0].Value = row.EventId;
             p[1].Value = row.EventType;
@@ -56,7 +51,7 @@ internal static class InboxOutboxWriter
             p[4].Value = row.Key;
             p[5].Value = row.Payload;
             p[6].Value = (object?)row.TraceParent ?? DBNull.Value;
-            p[7].Value = date(row.CreatedAt);
+            p[7].Value = row.CreatedAt;
         });
     }
 
@@ -64,7 +59,8 @@ internal static class InboxOutboxWriter
     {
         if (rows.Count == 0) return;
         var db = statements.Context;
-        var command = statements.Get(Sql.GetOrAdd((db.GetType(), typeof(T)), key => BuildSql(db.Model.FindEntityType(key.Entity)!, properties)));
+        var statement = Statements.GetOrAdd((db.GetType(), typeof(T)), key => Statement.Of(db.Model.FindEntityType(key.Entity)!, properties));
+        var command = statements.Get(statement.Sql);
         for (var c = 0; c < properties.Length; c++)
         {
             var parameter = command.CreateParameter();
@@ -74,13 +70,24 @@ internal static class InboxOutboxWriter
         foreach (var row in rows)
         {
             fill(row, command.Parameters);
+            // A value goes in as the model's converter writes it (dates: SqliteDateTimeText on SQLite), as EF Core would.
+            foreach (var (column, converter) in statement.Converters)
+                if (command.Parameters[column].Value is { } value and not DBNull) command.Parameters[column].Value = converter.ConvertToProvider(value);
             command.ExecuteNonQuery();
         }
     }
 
-    private static string BuildSql(IEntityType entity, string[] properties)
+    /// <summary>The INSERT of an entity's columns, and the model's value converters by column position.</summary>
+    private sealed record Statement(string Sql, (int Column, ValueConverter Converter)[] Converters)
     {
-        var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
-        return StatementCache.InsertSql(table.Name, properties.Select(p => entity.FindProperty(p)!.GetColumnName(table)!).ToList());
+        public static Statement Of(IEntityType entity, string[] properties)
+        {
+            var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+            var columns = properties.Select(p => entity.FindProperty(p)!).ToList();
+            var converters = new List<(int, ValueConverter)>();
+            for (var i = 0; i < columns.Count; i++)
+                if (columns[i].GetValueConverter() is { } converter) converters.Add((i, converter));
+            return new Statement(StatementCache.InsertSql(table.Name, columns.Select(p => p.GetColumnName(table)!).ToList()), converters.ToArray());
+        }
     }
 }

@@ -14,8 +14,6 @@ namespace OrderFlow.Persistence;
 /// </summary>
 public static class SqliteDateTimeText
 {
-    private const string Layout = @"yyyy\-MM\-dd HH\:mm\:ss.FFFFFFF";
-
     public sealed class Converter() : ValueConverter<DateTime, string>(value => Format(value), text => Parse(text));
 
     /// <summary>The text Microsoft.Data.Sqlite writes for <paramref name="value"/>: trailing zeros of the fraction, and a dot with nothing after it, left out.</summary>
@@ -97,6 +95,4 @@ public static class SqliteDateTimeText
         span[0] = (char)('0' + value / 10);
         span[1] = (char)('0' + value % 10);
     }
-
-    internal static string Reference(DateTime value) => value.ToString(Layout, CultureInfo.InvariantCulture);
 }
