@@ -113,10 +113,11 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
             if (order.TerminalAt > newest) newest = order.TerminalAt.Value;
             Finish(order.Id, order.Status, order.CreatedAt, order.TerminalAt!.Value, pending, warmup, latencies, outcomes);
         }
-        // Terminal times are taken inside the write transaction, after its write turn began, so
-        // commits carry them in order and a later commit cannot carry an earlier time than one
-        // already seen — except across a clock step, or in a second process whose turn began
-        // earlier. The window looks back a little for those, and SweepAsync finds any order it
+        // Terminal times are taken when the Orders handlers run, just before their batch's write
+        // turn, and one worker (the default) commits its batches in the order they ran, so a later
+        // commit rarely carries an earlier time than one already seen — only when the saga or the
+        // API commits in between, with several workers, across a clock step or in a second
+        // process. The window looks back a little for those, and SweepAsync finds any order it
         // missed. Every look re-reads the overlap, so it is kept short (a 1 s overlap, read every
         // 200 ms, read each order ~6 times: 5 % of a run's CPU).
         return newest - LookBack > from ? newest - LookBack : from;

@@ -220,19 +220,47 @@ internal sealed partial class EventConsumer<TContext>(
         }
         if (toApply.Count == 0) return;
 
+        var done = 0;
         if (settings.Batching && toApply.Count > 1)
         {
             try
             {
-                await ApplyAsync(toApply, CancellationToken.None);
+                foreach (var part in SplitAtRepeatedOrders(toApply))
+                {
+                    await ApplyAsync(part, CancellationToken.None);
+                    done += part.Count;
+                }
                 return;
             }
             catch (Exception ex)
             {
-                LogBatchFailed(ex, registration.Module, toApply.Count);
+                LogBatchFailed(ex, registration.Module, toApply.Count - done);
             }
         }
-        foreach (var message in toApply) await ApplyWithRetryAsync(message, stoppingToken);
+        foreach (var message in toApply.Skip(done)) await ApplyWithRetryAsync(message, stoppingToken);
+    }
+
+    /// <summary>
+    /// Consecutive parts of a batch in which no order has two events. A handler's queries must see
+    /// what the handler of an earlier event of the same order wrote (see <see cref="IEventHandler{TEvent}"/>),
+    /// and a batch writes only at its end, so a second event of an order starts a new transaction.
+    /// </summary>
+    internal static IEnumerable<List<IncomingMessage>> SplitAtRepeatedOrders(IReadOnlyList<IncomingMessage> messages)
+    {
+        var part = new List<IncomingMessage>(messages.Count);
+        var orders = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var message in messages)
+        {
+            if (!orders.Add(message.Event!.OrderId))
+            {
+                yield return part;
+                part = [];
+                orders.Clear();
+                orders.Add(message.Event.OrderId);
+            }
+            part.Add(message);
+        }
+        if (part.Count > 0) yield return part;
     }
 
     private async Task ApplyWithRetryAsync(IncomingMessage message, CancellationToken stoppingToken)
@@ -270,81 +298,104 @@ internal sealed partial class EventConsumer<TContext>(
     }
 
     /// <summary>
-    /// One transaction: inbox rows, handlers and outbox rows for every message, then commit.
-    /// The batch's inbox check and preload run before the write turn, so the other modules write
-    /// meanwhile; the module's version (<see cref="ModuleVersion"/>), read before them and again
-    /// inside the turn, proves they are still current, else they are read again inside the turn.
+    /// Applies messages of distinct orders in one transaction: inbox rows, the handlers' changes and
+    /// outbox rows commit together. Everything but the writes runs before the write turn, while the
+    /// other modules write: the inbox check, the preload and the handlers, on rows read at one
+    /// version of the module (<see cref="ModuleVersion"/>). Inside the turn the version is read
+    /// again: equal, nothing the batch read has changed and its changes are written; different
+    /// (another transaction of the module committed meanwhile), all of it is dropped and the batch
+    /// runs again with its reads and handlers inside the turn.
     /// </summary>
     private async Task ApplyAsync(IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken, bool traced = true)
     {
+        if (await TryApplyAsync(messages, inTurn: false, traced, cancellationToken)) return;
+        metrics.Reloaded(registration.Module);
+        await TryApplyAsync(messages, inTurn: true, traced, cancellationToken);
+    }
+
+    /// <summary>
+    /// One attempt with a scope of its own. <paramref name="inTurn"/>: takes the write turn first
+    /// and cannot fail for a change made meanwhile; else returns false when the module's version
+    /// moved between the first read and the write turn, having written nothing.
+    /// </summary>
+    private async Task<bool> TryApplyAsync(IReadOnlyList<IncomingMessage> messages, bool inTurn, bool traced, CancellationToken cancellationToken)
+    {
         var started = Stopwatch.GetTimestamp();
         var module = registration.Module;
+        var stage = inTurn ? $"{module}.in-turn" : module;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
-        var mark = StageTimings.Record($"{module}.scope", started);
-        var version = await ModuleVersion.ReadAsync(db, cancellationToken);
-        var applied = await LoadAsync(db, messages, cancellationToken);
-        mark = StageTimings.Record($"{module}.load", mark);
-        await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
-        using var statements = new StatementCache(db);
-        var held = mark = StageTimings.Record($"{module}.gate-wait", mark);
-
-        if (await ModuleVersion.ReadAsync(db, cancellationToken) != version)
+        WriteTransaction? transaction = null;
+        try
         {
-            // Another transaction changed this module's rows since they were read (the saga, the
-            // API, a second worker or process): read them again, now that nobody else can write.
-            db.ChangeTracker.Clear();
-            applied = await LoadAsync(db, messages, cancellationToken);
-            metrics.Reloaded(module);
-            mark = StageTimings.Record($"{module}.reload", mark);
-        }
-
-        var now = clock.GetUtcNow().UtcDateTime;
-        var inbox = new List<InboxMessage>(messages.Count);
-        var outboxRows = new List<OutboxMessage>(messages.Count * 2);
-        var unsavedOrders = new HashSet<string>(StringComparer.Ordinal);
-        long saving = 0;
-        foreach (var message in messages)
-        {
-            var evt = message.Event!;
-            if (!applied.Add(evt.EventId))
+            var mark = StageTimings.Record($"{stage}.scope", started);
+            long held = 0, version = 0;
+            if (inTurn)
             {
-                metrics.Duplicate(module);
-                continue;
+                transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
+                held = mark = StageTimings.Record($"{stage}.gate-wait", mark);
             }
-            // One SaveChanges per batch, except before a second event of the same order: its
-            // handler's queries must see what the first one wrote (see IEventHandler). Saving per
-            // message made SaveChanges re-scan every tracked entity each time: quadratic per batch.
-            if (!unsavedOrders.Add(evt.OrderId))
+            else
             {
-                var saveStarted = Stopwatch.GetTimestamp();
+                version = await ModuleVersion.ReadAsync(db, cancellationToken);
+            }
+            var applied = await LoadAsync(db, messages, cancellationToken);
+            mark = StageTimings.Record($"{stage}.load", mark);
+
+            var now = clock.GetUtcNow().UtcDateTime;
+            var inbox = new List<InboxMessage>(messages.Count);
+            var outboxRows = new List<OutboxMessage>(messages.Count * 2);
+            foreach (var message in messages)
+            {
+                var evt = message.Event!;
+                if (!applied.Add(evt.EventId))
+                {
+                    metrics.Duplicate(module);
+                    continue;
+                }
+                using var activity = traced ? StartActivity(message) : null;
+                inbox.Add(new InboxMessage
+                {
+                    EventId = evt.EventId,
+                    EventType = evt.EventType,
+                    OrderId = evt.OrderId,
+                    Topic = message.Raw.Topic,
+                    Partition = message.Raw.Partition.Value,
+                    Offset = message.Raw.Offset.Value,
+                    ProcessedAt = now,
+                });
+                await message.Binding!.Invoke(scope.ServiceProvider, evt, new Outbox(outboxRows, message.TraceParent, now), cancellationToken);
+            }
+            mark = StageTimings.Record($"{stage}.handlers", mark, inbox.Count);
+
+            if (!inTurn)
+            {
+                transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
+                held = mark = StageTimings.Record($"{stage}.gate-wait", mark);
+                // Another transaction of the module (the saga, the API, a second worker or process)
+                // committed since the batch read its rows: what the handlers decided may be stale.
+                if (await ModuleVersion.ReadAsync(db, cancellationToken) != version) return false;
+            }
+
+            using (var statements = new StatementCache(db))
+            {
                 await TrackedChangesWriter.SaveAsync(statements, cancellationToken);
-                saving += Stopwatch.GetTimestamp() - saveStarted;
-                unsavedOrders.Clear();
-                unsavedOrders.Add(evt.OrderId);
+                InboxOutboxWriter.Insert(statements, inbox, outboxRows);
             }
-            using var activity = traced ? StartActivity(message) : null;
-            inbox.Add(new InboxMessage
-            {
-                EventId = evt.EventId,
-                EventType = evt.EventType,
-                OrderId = evt.OrderId,
-                Topic = message.Raw.Topic,
-                Partition = message.Raw.Partition.Value,
-                Offset = message.Raw.Offset.Value,
-                ProcessedAt = now,
-            });
-            await message.Binding!.Invoke(scope.ServiceProvider, evt, new Outbox(outboxRows, message.TraceParent, now), cancellationToken);
+            mark = StageTimings.Record($"{stage}.save", mark);
+            await transaction!.CommitAsync(cancellationToken);
+            StageTimings.Record($"{stage}.commit", mark);
+            StageTimings.Record($"{stage}.gate-held", held, 0);
+            if (outboxRows.Count > 0) outboxSignal.Notify();
+            if (inbox.Count > 0) metrics.Processed(module, inbox.Count, Stopwatch.GetElapsedTime(started).TotalSeconds / inbox.Count);
+            return true;
         }
-        mark = StageTimings.Record($"{module}.handlers", mark + saving, inbox.Count);
-        await TrackedChangesWriter.SaveAsync(statements, cancellationToken);
-        InboxOutboxWriter.Insert(statements, inbox, outboxRows);
-        mark = StageTimings.Record($"{module}.save", mark - saving);
-        await transaction.CommitAsync(cancellationToken);
-        StageTimings.Record($"{module}.commit", mark);
-        StageTimings.Record($"{module}.gate-held", held, 0);
-        if (outboxRows.Count > 0) outboxSignal.Notify();
-        if (inbox.Count > 0) metrics.Processed(module, inbox.Count, Stopwatch.GetElapsedTime(started).TotalSeconds / inbox.Count);
+        finally
+        {
+            // Without a commit the transaction rolls back, and the context's after-commit actions
+            // (metrics) go with it.
+            if (transaction is not null) await transaction.DisposeAsync();
+        }
     }
 
     /// <summary>The event ids of the batch already in the inbox; then the batch's rows, when the module preloads them.</summary>

@@ -241,12 +241,12 @@ public sealed class ConsumerLoopTests(string brokerKind)
     }
 
     [Test]
-    public async Task Consume_WhenAnotherTransactionChangesTheModuleAfterTheBatchWasRead_ReadsItAgainInsideTheWriteTurn()
+    public async Task Consume_WhenAnotherTransactionChangesTheModuleAfterTheBatchWasRead_AppliesItAgainInsideTheWriteTurn()
     {
-        // The batch's rows are read before the write turn. Here, right after that read, another
-        // transaction of the module (as the saga, the API or a second process would) gives the
-        // order an application. The handler applies an event only to an order without one: on
-        // the rows read before, it would add a second.
+        // The batch's rows are read and its handlers run before the write turn. Here, right after
+        // the read, another transaction of the module (as the saga, the API or a second process
+        // would) gives the order an application. The handler applies an event only to an order
+        // without one: on the rows read before, it adds a second, which must never be written.
         IServiceProvider? services = null;
         var interleaved = 0;
         await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, consumer: c => c
@@ -278,6 +278,52 @@ public sealed class ConsumerLoopTests(string brokerKind)
             Assert.That(interleaved, Is.EqualTo(1), "the other transaction ran between the read and the write turn");
             Assert.That(applications.Select(a => a.EventId), Is.EqualTo(new[] { "another-transaction" }), "the handler saw the other transaction's row");
         });
+    }
+
+    [Test]
+    public async Task Consume_WhileHandlersRun_TheWriteTurnIsFreeForOtherWriters()
+    {
+        // Handlers run before their batch takes the write turn, so the other modules write
+        // meanwhile; a handler that waited for the turn while its own batch held it would never get it.
+        await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, consumer: c => c.Handle<OrderCreated, ProbeTakesTheWriteTurnHandler>(1, 2));
+        var events = Enumerable.Range(0, 20).Select(_ => (OrderCreated)Builders.AnOrderCreated().Build()).ToList();
+
+        foreach (var evt in events) await ProduceAsync(evt, wait: false);
+        Producer.Flush(TimeSpan.FromSeconds(10));
+
+        await Eventually.Until(async () => (await probe.ApplicationsAsync()).Count >= events.Count, "every event to be applied");
+        var applications = await probe.ApplicationsAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(applications.Select(a => a.OrderId), Is.EquivalentTo(events.Select(e => e.OrderId)), "each event applied once");
+            Assert.That(events.Select(e => probe.Plan.Attempts.GetValueOrDefault(e.OrderId)), Is.All.EqualTo(1), "each handler got the turn at its first run");
+        });
+    }
+
+    [Test]
+    public async Task Consume_WhenABatchHasTwoEventsOfOneOrder_TheSecondHandlersQuerySeesWhatTheFirstWrote()
+    {
+        // No preload: the handler looks the order's application up with a query, which sees only
+        // saved rows. The handler of a first order is slow, so both copies of the second order
+        // queue up behind it and are taken as one batch (one worker applies every partition).
+        await using var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, consumer: c => c.Handle<OrderCreated, ProbeOncePerOrderHandler>(1, 2));
+        probe.Plan.DelayPerEvent = TimeSpan.FromMilliseconds(500);
+        var order = "ORD-" + Guid.NewGuid().ToString("N")[..12].ToUpperInvariant();
+        var slow = Builders.AnOrderCreated().Build();
+        var first = Builders.AnOrderCreated(order).Build();
+        var second = Builders.AnOrderCreated(order).Build();
+
+        await ProduceAsync(slow);
+        foreach (var evt in new[] { first, second }) await ProduceAsync(evt, wait: false);
+        Producer.Flush(TimeSpan.FromSeconds(10));
+
+        await Eventually.Until(async () =>
+        {
+            await using var scope = probe.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<ProbeDbContext>().Inbox.CountAsync() == 3;
+        }, "all three events to be applied");
+        var applications = await probe.ApplicationsAsync();
+        Assert.That(applications.Where(a => a.OrderId == order).Select(a => a.EventId), Is.EqualTo(new[] { first.EventId }), "the second copy saw the first one's row");
     }
 
     private static async Task<int> OutboxCountAsync(ProbeHost probe)

@@ -63,13 +63,35 @@ internal sealed class ProbeHandler(ProbeDbContext db, FailurePlan plan) : IEvent
 }
 
 /// <summary>Applies an order's event only if the order has no application yet, as a handler that looks at its module's state does.</summary>
-internal sealed class ProbeOncePerOrderHandler(ProbeDbContext db) : IEventHandler<OrderCreated>
+internal sealed class ProbeOncePerOrderHandler(ProbeDbContext db, FailurePlan plan) : IEventHandler<OrderCreated>
 {
     public async Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
     {
+        if (plan.DelayPerEvent is { } delay) await Task.Delay(delay, CancellationToken.None);
         var existing = await db.FindOfOrderAsync<Application>(evt.OrderId, a => a.OrderId == evt.OrderId,
             ct => db.Applications.FirstOrDefaultAsync(a => a.OrderId == evt.OrderId, ct), cancellationToken);
         if (existing is null) db.Applications.Add(new Application { EventId = evt.EventId, OrderId = evt.OrderId });
+    }
+}
+
+/// <summary>
+/// Takes the file's write turn itself (and lets it go) before applying, as another module's
+/// writer would while this handler runs; records whether it got the turn within two seconds.
+/// </summary>
+internal sealed class ProbeTakesTheWriteTurnHandler(ProbeDbContext db, FailurePlan plan) : IEventHandler<OrderCreated>
+{
+    public async Task HandleAsync(OrderCreated evt, Outbox outbox, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            using (await WriteGate.EnterAsync(db.Database, timeout.Token)) plan.Attempts.AddOrUpdate(evt.OrderId, 1, (_, n) => n + 1);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            throw new PermanentMessageException("the write turn was held while the handler ran");
+        }
+        db.Applications.Add(new Application { EventId = evt.EventId, OrderId = evt.OrderId });
     }
 }
 
