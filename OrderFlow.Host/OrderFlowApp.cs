@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using OrderFlow.Host.Broker;
@@ -122,10 +123,35 @@ public static class OrderFlowApp
     }
 }
 
-/// <summary>Holds the broker connection for the host's lifetime (the connection is resolved once so the container owns it).</summary>
-internal sealed class BrokerKeeper(BrokerConnection connection) : IHostedService
+/// <summary>
+/// Holds the broker connection for the host's lifetime (the connection is resolved once so the
+/// container owns it). When this process runs the embedded broker and every module, it runs the
+/// broker's retention with the modules' consumer groups as the readers of their topics; with a
+/// module switched off here, that module's readers would be unknown, so nothing is dropped.
+/// </summary>
+internal sealed partial class BrokerKeeper(BrokerConnection connection, IEnumerable<EventConsumerRegistration> registrations,
+    IConfiguration configuration, KafkaClientFactory kafka, ILogger<BrokerKeeper> logger) : BackgroundService
 {
     public BrokerConnection Connection => connection;
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = kafka.Options.EmbeddedRetentionIntervalMs;
+        if (connection.OwnedBroker is not { } broker || interval <= 0) return Task.CompletedTask;
+        var off = configuration.GetSection("OrderFlow:Modules").GetChildren().Where(m => !m.GetValue("Enabled", true)).Select(m => m.Key).ToList();
+        if (off.Count > 0)
+        {
+            LogRetentionOff(string.Join(", ", off));
+            return Task.CompletedTask;
+        }
+        var retention = new EmbeddedBrokerRetention(broker);
+        foreach (var registration in registrations) retention.ExpectReader(registration.GroupId, registration.Topics);
+        return retention.RunAsync(kafka, TimeSpan.FromMilliseconds(interval), LogRetentionFailed, stoppingToken);
+    }
+
+    [LoggerMessage(LogLevel.Information, "Embedded broker keeps every record: {Modules} run elsewhere, so not every reader of the topics is known here")]
+    private partial void LogRetentionOff(string modules);
+
+    [LoggerMessage(LogLevel.Warning, "Embedded broker retention failed; retrying")]
+    private partial void LogRetentionFailed(Exception ex);
 }

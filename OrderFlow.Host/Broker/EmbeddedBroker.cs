@@ -83,6 +83,10 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     public void PushRequestErrors(short apiKey, params ErrorCode[] errors) =>
         Librdkafka.rd_kafka_mock_push_request_errors_array(cluster, apiKey, (nuint)errors.Length, errors.Select(e => (int)e).ToArray());
 
+    /// <summary>Drops the records of a partition before <paramref name="beforeOffset"/> (see <see cref="EmbeddedBrokerRetention"/>).</summary>
+    public ErrorCode DeleteRecords(string topic, int partition, long beforeOffset) =>
+        (ErrorCode)Librdkafka.rd_kafka_mock_partition_delete_records(cluster, topic, partition, beforeOffset);
+
     public void SetDown() => Librdkafka.rd_kafka_mock_broker_set_down(cluster, BrokerId);
     public void SetUp() => Librdkafka.rd_kafka_mock_broker_set_up(cluster, BrokerId);
     public void SetRoundTripTime(TimeSpan rtt) => Librdkafka.rd_kafka_mock_broker_set_rtt(cluster, BrokerId, (int)rtt.TotalMilliseconds);

@@ -76,6 +76,9 @@ internal static partial class Librdkafka
 
     [LibraryImport(Lib)] public static partial void rd_kafka_mock_clear_request_errors(IntPtr mcluster, short apiKey);
 
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int rd_kafka_mock_partition_delete_records(IntPtr mcluster, string topic, int partition, long beforeOffset);
+
     public static string Error(byte[] errstr)
     {
         var end = Array.IndexOf(errstr, (byte)0);

@@ -15,6 +15,12 @@ public sealed class KafkaOptions
     /// <summary>Set by the host once it started or joined the embedded broker: enables the latency-tuned client settings.</summary>
     public bool UsingEmbeddedBroker { get; set; }
 
+    /// <summary>
+    /// How often the embedded broker drops records every reader has committed past (see
+    /// <c>EmbeddedBrokerRetention</c>); 0 keeps everything up to the mock's own limit.
+    /// </summary>
+    public int EmbeddedRetentionIntervalMs { get; set; } = 1000;
+
     /// <summary>Partitions of every topic OrderFlow creates.</summary>
     public int Partitions { get; set; } = 12;
 
