@@ -350,7 +350,8 @@ internal sealed partial class EventConsumer<TContext>(
                 var evt = message.Event!;
                 if (!applied.Add(evt.EventId))
                 {
-                    metrics.Duplicate(module);
+                    // Counted once the batch commits: an attempt that is dropped counts nothing.
+                    db.AfterCommit(() => metrics.Duplicate(module));
                     continue;
                 }
                 using var activity = traced ? StartActivity(message) : null;
