@@ -16,7 +16,7 @@ public sealed class EmbeddedBrokerRetentionTests
     private IConsumer<Null, string> probe = null!;
 
     [SetUp]
-    public async Task StartBroker()
+    public void StartBroker()
     {
         broker = EmbeddedBroker.Start(0, 2, ["read", "unread"]);
         admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
@@ -27,7 +27,6 @@ public sealed class EmbeddedBrokerRetentionTests
                 for (var i = 0; i < 100; i++)
                     producer.Produce(new TopicPartition(topic, partition), new Message<Null, string> { Value = $"{topic}-{partition}-{i}" });
         producer.Flush(TimeSpan.FromSeconds(10));
-        await Task.CompletedTask;
     }
 
     [TearDown]
