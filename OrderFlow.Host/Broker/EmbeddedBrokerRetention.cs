@@ -1,5 +1,4 @@
 using Confluent.Kafka;
-using Confluent.Kafka.Admin;
 using OrderFlow.Messaging;
 
 namespace OrderFlow.Host.Broker;
@@ -26,7 +25,6 @@ namespace OrderFlow.Host.Broker;
 /// </summary>
 public sealed class EmbeddedBrokerRetention(EmbeddedBroker broker)
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
     private readonly Dictionary<string, HashSet<string>> expected = new(StringComparer.Ordinal);
     private readonly Dictionary<TopicPartition, long> cut = [];
     private readonly Lock gate = new();
@@ -83,8 +81,7 @@ public sealed class EmbeddedBrokerRetention(EmbeddedBroker broker)
     /// <summary>One pass; returns the partitions that were cut further.</summary>
     public async Task<IReadOnlyList<TopicPartitionOffset>> TrimAsync(IAdminClient admin)
     {
-        var partitions = admin.GetMetadata(Timeout).Topics.Where(t => !t.Error.IsError)
-            .ToDictionary(t => t.Topic, t => t.Partitions.Select(p => p.PartitionId).ToList(), StringComparer.Ordinal);
+        var partitions = AdminQueries.PartitionsByTopic(admin);
 
         Dictionary<string, HashSet<string>> readersOf;
         lock (gate) readersOf = expected.ToDictionary(e => e.Key, e => e.Value.ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);
@@ -94,11 +91,7 @@ public sealed class EmbeddedBrokerRetention(EmbeddedBroker broker)
         {
             var owned = readersOf.Where(r => r.Value.Contains(group) && partitions.ContainsKey(r.Key))
                 .SelectMany(r => partitions[r.Key].Select(p => new TopicPartition(r.Key, p))).ToList();
-            var result = await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, owned)],
-                new ListConsumerGroupOffsetsOptions { RequestTimeout = Timeout });
-            committed[group] = result.SelectMany(r => r.Partitions)
-                .Where(p => !p.Error.IsError && p.Offset.Value >= 0)
-                .ToDictionary(p => p.TopicPartition, p => p.Offset.Value);
+            committed[group] = (await AdminQueries.CommittedAsync(admin, group, owned)).Where(o => o.Value >= 0).ToDictionary();
         }
 
         var trimmed = new List<TopicPartitionOffset>();

@@ -103,15 +103,11 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
         if (pending.Count == 0) return from;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-        var finished = await db.Orders.AsNoTracking()
-            .Where(o => o.TerminalAt != null && o.TerminalAt >= from)
-            .Select(o => new { o.Id, o.Status, o.CreatedAt, o.TerminalAt })
-            .ToListAsync(cancellationToken);
         var newest = from;
-        foreach (var order in finished)
+        foreach (var order in await FinishedAsync(db.Orders.Where(o => o.TerminalAt >= from), cancellationToken))
         {
-            if (order.TerminalAt > newest) newest = order.TerminalAt.Value;
-            Finish(order.Id, order.Status, order.CreatedAt, order.TerminalAt!.Value, pending, warmup, latencies, outcomes);
+            if (order.TerminalAt > newest) newest = order.TerminalAt;
+            Finish(order, pending, warmup, latencies, outcomes);
         }
         // Terminal times are taken when the Orders handlers run, just before their batch's write
         // turn, and one worker (the default) commits its batches in the order they ran, so a later
@@ -119,7 +115,7 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
         // API commits in between, with several workers, across a clock step or in a second
         // process. The window looks back a little for those, and SweepAsync finds any order it
         // missed. Every look re-reads the overlap, so it is kept short (a 1 s overlap, read every
-        // 200 ms, read each order ~6 times: 5 % of a run's CPU).
+        // 200 ms, read each order ~6 times: 5 % of a run's CPU; 100 ms now).
         return newest - LookBack > from ? newest - LookBack : from;
     }
 
@@ -129,22 +125,26 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
         foreach (var chunk in pending.Chunk(SweepChunk))
         {
-            var finished = await db.Orders.AsNoTracking()
-                .Where(o => chunk.Contains(o.Id) && o.TerminalAt != null)
-                .Select(o => new { o.Id, o.Status, o.CreatedAt, o.TerminalAt })
-                .ToListAsync(cancellationToken);
-            foreach (var order in finished) Finish(order.Id, order.Status, order.CreatedAt, order.TerminalAt!.Value, pending, warmup, latencies, outcomes);
+            foreach (var order in await FinishedAsync(db.Orders.Where(o => chunk.Contains(o.Id)), cancellationToken))
+                Finish(order, pending, warmup, latencies, outcomes);
         }
     }
 
-    private static void Finish(string id, OrderStatus status, DateTime createdAt, DateTime terminalAt,
-        HashSet<string> pending, HashSet<string> warmup, List<double> latencies, Dictionary<string, int> outcomes)
+    /// <summary>The terminal orders among <paramref name="orders"/>, as the watcher needs them.</summary>
+    private static Task<List<FinishedOrder>> FinishedAsync(IQueryable<Order> orders, CancellationToken cancellationToken) =>
+        orders.AsNoTracking().Where(o => o.TerminalAt != null)
+            .Select(o => new FinishedOrder(o.Id, o.Status, o.CreatedAt, o.TerminalAt!.Value))
+            .ToListAsync(cancellationToken);
+
+    private static void Finish(FinishedOrder order, HashSet<string> pending, HashSet<string> warmup, List<double> latencies, Dictionary<string, int> outcomes)
     {
-        if (!pending.Remove(id)) return;
-        if (!warmup.Contains(id)) latencies.Add((terminalAt - createdAt).TotalMilliseconds);
-        var outcome = status.ToString();
+        if (!pending.Remove(order.Id)) return;
+        if (!warmup.Contains(order.Id)) latencies.Add((order.TerminalAt - order.CreatedAt).TotalMilliseconds);
+        var outcome = order.Status.ToString();
         outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
     }
+
+    private sealed record FinishedOrder(string Id, OrderStatus Status, DateTime CreatedAt, DateTime TerminalAt);
 
     private static NewOrder NewOrder(Random random, GenerateSettings settings)
     {

@@ -17,8 +17,6 @@ internal sealed partial class ConsumerLagMonitor(
     IEnumerable<EventConsumerRegistration> registrations, KafkaClientFactory kafka, IOptions<MessagingOptions> options,
     MessagingMetrics metrics, TimeProvider clock, ILogger<ConsumerLagMonitor> logger) : BackgroundService
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var groups = registrations.DistinctBy(r => r.GroupId).ToList();
@@ -63,9 +61,7 @@ internal sealed partial class ConsumerLagMonitor(
     internal static async Task<Dictionary<string, List<PartitionLag>>> LagOfAsync(IAdminClient admin, IReadOnlyList<EventConsumerRegistration> groups)
     {
         var result = new Dictionary<string, List<PartitionLag>>();
-        var metadata = admin.GetMetadata(Timeout);
-        var partitions = metadata.Topics.Where(t => !t.Error.IsError)
-            .ToDictionary(t => t.Topic, t => t.Partitions.Select(p => p.PartitionId).Order().ToList());
+        var partitions = AdminQueries.PartitionsByTopic(admin);
         var consumed = groups.SelectMany(g => g.Topics).Distinct().Where(partitions.ContainsKey)
             .SelectMany(t => partitions[t].Select(p => new TopicPartition(t, p))).ToList();
         if (consumed.Count == 0) return result;
@@ -75,9 +71,7 @@ internal sealed partial class ConsumerLagMonitor(
         foreach (var group in groups)
         {
             var owned = group.Topics.Where(partitions.ContainsKey).SelectMany(t => partitions[t].Select(p => new TopicPartition(t, p))).ToList();
-            var committed = await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group.GroupId, owned)],
-                new ListConsumerGroupOffsetsOptions { RequestTimeout = Timeout });
-            var offsets = committed.SelectMany(r => r.Partitions).Where(p => !p.Error.IsError).ToDictionary(p => p.TopicPartition, p => p.Offset.Value);
+            var offsets = await AdminQueries.CommittedAsync(admin, group.GroupId, owned);
             if (offsets.Values.Any(o => o < 0)) low ??= await OffsetsAsync(admin, consumed, OffsetSpec.Earliest());
 
             var lag = new List<PartitionLag>(owned.Count);
@@ -95,7 +89,7 @@ internal sealed partial class ConsumerLagMonitor(
     private static async Task<Dictionary<TopicPartition, long>> OffsetsAsync(IAdminClient admin, IEnumerable<TopicPartition> partitions, OffsetSpec spec)
     {
         var result = await admin.ListOffsetsAsync(partitions.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = spec }),
-            new ListOffsetsOptions { RequestTimeout = Timeout });
+            new ListOffsetsOptions { RequestTimeout = AdminQueries.Timeout });
         return result.ResultInfos.Select(r => r.TopicPartitionOffsetError).Where(r => !r.Error.IsError)
             .ToDictionary(r => r.TopicPartition, r => r.Offset.Value);
     }

@@ -49,7 +49,7 @@ public sealed class MessagingMetrics
         retries = meter.CreateCounter<long>("orderflow.messages.retries", "{attempt}", "Retried attempts after a transient failure");
         deadLetters = meter.CreateCounter<long>("orderflow.dead_letters", "{message}", "Messages sent to a dead-letter topic");
         outboxPublished = meter.CreateCounter<long>("orderflow.outbox.published", "{message}", "Outbox rows published");
-        reloads = meter.CreateCounter<long>("orderflow.batches.reloaded", "{batch}", "Batches whose rows, read before the write turn, were read again inside it because another transaction had changed the module's rows");
+        reloads = meter.CreateCounter<long>("orderflow.batches.reloaded", "{batch}", "Batches whose reads and handlers, run before the write turn, were dropped and applied again inside it because another transaction had changed the module's rows");
         duration = meter.CreateHistogram<double>("orderflow.message.processing.duration", "s", "Time to apply one message, its share of the batch transaction included",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         meter.CreateObservableGauge("orderflow.outbox.backlog", () =>
