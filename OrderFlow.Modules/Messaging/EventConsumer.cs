@@ -368,6 +368,11 @@ internal sealed partial class EventConsumer<TContext>(
                 await message.Binding!.Invoke(scope.ServiceProvider, evt, new Outbox(outboxRows, message.TraceParent, now), cancellationToken);
             }
             mark = StageTimings.Record($"{stage}.handlers", mark, inbox.Count);
+            // The statements and their parameters are built before the turn too; nothing changes
+            // the tracked rows between here and the writes.
+            var save = TrackedChangesWriter.Prepare(db);
+            var inserts = InboxOutboxWriter.Prepare(db, inbox, outboxRows);
+            mark = StageTimings.Record($"{stage}.prepare", mark);
 
             if (!inTurn)
             {
@@ -380,8 +385,9 @@ internal sealed partial class EventConsumer<TContext>(
 
             using (var statements = new StatementCache(db))
             {
-                await TrackedChangesWriter.SaveAsync(statements, cancellationToken);
-                InboxOutboxWriter.Insert(statements, inbox, outboxRows);
+                // The scope is dropped after the commit: the tracked rows need not be marked saved.
+                await save.ExecuteAsync(statements, cancellationToken);
+                inserts.Execute(statements);
             }
             mark = StageTimings.Record($"{stage}.save", mark);
             await transaction!.CommitAsync(cancellationToken);

@@ -68,13 +68,16 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         // Built before the write turn is taken; the outbox rows go in untracked, as the consumers' do.
         var outboxRows = new List<OutboxMessage>(requests.Count);
         var orders = requests.Select(r => Add(r, null, null, outboxRows)).ToList();
+        var save = TrackedChangesWriter.Prepare(db);
+        var inserts = InboxOutboxWriter.Prepare(db, [], outboxRows);
         await using (var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken, insertsOnly: true))
         {
             var held = System.Diagnostics.Stopwatch.GetTimestamp();
             using (var statements = new StatementCache(db))
             {
-                await TrackedChangesWriter.SaveAsync(statements, cancellationToken);
-                InboxOutboxWriter.Insert(statements, [], outboxRows);
+                // The tracker is cleared below: the rows need not be marked saved.
+                await save.ExecuteAsync(statements, cancellationToken);
+                inserts.Execute(statements);
             }
             await transaction.CommitAsync(cancellationToken);
             StageTimings.Record("generator.gate-held", held, requests.Count);

@@ -29,56 +29,71 @@ internal static class InboxOutboxWriter
         nameof(OutboxMessage.Key), nameof(OutboxMessage.Payload), nameof(OutboxMessage.TraceParent), nameof(OutboxMessage.CreatedAt),
     ];
 
-    public static void Insert(StatementCache statements, IReadOnlyList<InboxMessage> inbox, IReadOnlyList<OutboxMessage> outbox)
-    {
-        Insert(statements, inbox, InboxColumns, static (row, p) =>
-        {
-            p[0].Value = row.EventId;
-            p[1].Value = row.EventType;
-            p[2].Value = row.OrderId;
-            p[3].Value = row.Topic;
-            p[4].Value = row.Partition;
-            p[5].Value = row.Offset;
-            p[6].Value = row.ProcessedAt;
-        });
+    /// <summary>Writes the rows at once (<see cref="Prepare"/>, then <see cref="PreparedInserts.Execute"/>).</summary>
+    public static void Insert(StatementCache statements, IReadOnlyList<InboxMessage> inbox, IReadOnlyList<OutboxMessage> outbox) =>
+        Prepare(statements.Context, inbox, outbox).Execute(statements);
+
+    /// <summary>
+    /// The rows' parameter values, converted as the model says (dates: SqliteDateTimeText on
+    /// SQLite, as EF Core writes them). Needs no database, so it runs before the write turn.
+    /// </summary>
+    public static PreparedInserts Prepare(ModuleDbContext db, IReadOnlyList<InboxMessage> inbox, IReadOnlyList<OutboxMessage> outbox) => new(
+        Prepare(db, inbox, InboxColumns, static row =>
+        [
+            row.EventId, row.EventType, row.OrderId, row.Topic, row.Partition, row.Offset, row.ProcessedAt,
+        ]),
         // Rows go in list order, so ids (the relay's send order) follow the order of the events.
-        Insert(statements, outbox, OutboxColumns, static (row, p) =>
+        Prepare(db, outbox, OutboxColumns, static row =>
+        [
+            row.EventId, row.EventType, row.EventVersion, row.Topic, row.Key, row.Payload, (object?)row.TraceParent ?? DBNull.Value, row.CreatedAt,
+        ]));
+
+    private static (Statement Statement, object?[][] Rows)? Prepare<T>(ModuleDbContext db, IReadOnlyList<T> rows, string[] properties, Func<T, object?[]> values)
+    {
+        if (rows.Count == 0) return null;
+        var statement = Statements.GetOrAdd((db.GetType(), typeof(T)), key => Statement.Of(db.Model.FindEntityType(key.Entity)!, properties));
+        var prepared = new object?[rows.Count][];
+        for (var r = 0; r < rows.Count; r++)
         {
-            p[0].Value = row.EventId;
-            p[1].Value = row.EventType;
-            p[2].Value = row.EventVersion;
-            p[3].Value = row.Topic;
-            p[4].Value = row.Key;
-            p[5].Value = row.Payload;
-            p[6].Value = (object?)row.TraceParent ?? DBNull.Value;
-            p[7].Value = row.CreatedAt;
-        });
+            var row = prepared[r] = values(rows[r]);
+            foreach (var (column, converter) in statement.Converters)
+                if (row[column] is { } value and not DBNull) row[column] = converter.ConvertToProvider(value);
+        }
+        return (statement, prepared);
     }
 
-    private static void Insert<T>(StatementCache statements, IReadOnlyList<T> rows, string[] properties, Action<T, DbParameterCollection> fill)
+    /// <summary>A batch's inbox and outbox rows, ready to insert.</summary>
+    internal sealed class PreparedInserts((Statement Statement, object?[][] Rows)? inbox, (Statement Statement, object?[][] Rows)? outbox)
     {
-        if (rows.Count == 0) return;
-        var db = statements.Context;
-        var statement = Statements.GetOrAdd((db.GetType(), typeof(T)), key => Statement.Of(db.Model.FindEntityType(key.Entity)!, properties));
-        var command = statements.Get(statement.Sql);
-        for (var c = 0; c < properties.Length; c++)
+        /// <summary>Inserts the rows on the open transaction of <paramref name="statements"/>.</summary>
+        public void Execute(StatementCache statements)
         {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = $"@p{c}";
-            command.Parameters.Add(parameter);
+            Execute(statements, inbox);
+            Execute(statements, outbox);
         }
-        foreach (var row in rows)
+
+        private static void Execute(StatementCache statements, (Statement Statement, object?[][] Rows)? table)
         {
-            fill(row, command.Parameters);
-            // A value goes in as the model's converter writes it (dates: SqliteDateTimeText on SQLite), as EF Core would.
-            foreach (var (column, converter) in statement.Converters)
-                if (command.Parameters[column].Value is { } value and not DBNull) command.Parameters[column].Value = converter.ConvertToProvider(value);
-            command.ExecuteNonQuery();
+            if (table is not { } t) return;
+            var command = statements.Get(t.Statement.Sql);
+            var columns = t.Rows[0].Length;
+            var parameters = new DbParameter[columns];
+            for (var c = 0; c < columns; c++)
+            {
+                parameters[c] = command.CreateParameter();
+                parameters[c].ParameterName = $"@p{c}";
+                command.Parameters.Add(parameters[c]);
+            }
+            foreach (var row in t.Rows)
+            {
+                for (var c = 0; c < columns; c++) parameters[c].Value = row[c];
+                command.ExecuteNonQuery();
+            }
         }
     }
 
     /// <summary>The INSERT of an entity's columns, and the model's value converters by column position.</summary>
-    private sealed record Statement(string Sql, (int Column, ValueConverter Converter)[] Converters)
+    internal sealed record Statement(string Sql, (int Column, ValueConverter Converter)[] Converters)
     {
         public static Statement Of(IEntityType entity, string[] properties)
         {

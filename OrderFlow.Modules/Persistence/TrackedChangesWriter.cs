@@ -25,18 +25,42 @@ namespace OrderFlow.Persistence;
 /// <para>
 /// Anything else — a deleted row, an entity mapped to JSON or sharing a table, a relationship that is
 /// not ownership, a store default or computed column, a generated key that is not one integer
-/// column — is left to EF Core: such a unit of work is saved with <c>SaveChangesAsync</c> whole.
-/// Generated integer keys are assigned here, from the table's highest id and SQLite's
-/// <c>sqlite_sequence</c> (the write transaction holds the file's only write lock).
+/// column or that other rows point at — is left to EF Core: such a unit of work is saved with
+/// <c>SaveChangesAsync</c> whole. Generated integer keys are assigned when the rows are written,
+/// from the table's highest id and SQLite's <c>sqlite_sequence</c> (the write transaction holds
+/// the file's only write lock).
+/// </para>
+/// <para>
+/// A save has two halves: <see cref="Prepare"/> needs no database (change detection, the
+/// statements, the parameters with their converted values) and can run before the write turn;
+/// <see cref="PreparedSave.ExecuteAsync"/> binds and executes inside it.
 /// </para>
 /// </summary>
 internal static class TrackedChangesWriter
 {
     private static readonly ConcurrentDictionary<IEntityType, TableShape?> Shapes = new();
 
+    /// <summary>
+    /// <c>SaveChanges</c> in one go: <see cref="Prepare"/>, <see cref="PreparedSave.ExecuteAsync"/>
+    /// and <see cref="PreparedSave.AcceptChanges"/>, for a context that is used after the save.
+    /// </summary>
     public static async Task SaveAsync(StatementCache statements, CancellationToken cancellationToken)
     {
-        var db = statements.Context;
+        var save = Prepare(statements.Context);
+        await save.ExecuteAsync(statements, cancellationToken);
+        save.AcceptChanges();
+    }
+
+    /// <summary>
+    /// Everything of a save that needs no database: one change detection, the rows to write, their
+    /// statements and parameters (values converted as the model says). It can run before the write
+    /// turn when nothing changes the tracked rows until <see cref="PreparedSave.ExecuteAsync"/>:
+    /// the consumers prepare outside the turn and execute inside it, after checking that the
+    /// module's version has not moved (docs/benchmarks.md). Raises <see cref="ModuleDbContext.Saving"/>
+    /// unless EF Core's <c>SaveChanges</c> will (then it raises it itself).
+    /// </summary>
+    public static PreparedSave Prepare(ModuleDbContext db)
+    {
         var tracker = db.ChangeTracker;
         // One change detection for the whole save: Entries(), the Saving handlers and
         // AcceptAllChanges would each run their own over every tracked row.
@@ -49,35 +73,22 @@ internal static class TrackedChangesWriter
             foreach (var entry in tracker.Entries())
             {
                 if (entry.State is EntityState.Unchanged or EntityState.Detached) continue;
-                if (entry.State is EntityState.Deleted || ShapeOf(entry.Metadata) is null)
-                {
-                    tracker.AutoDetectChangesEnabled = detect;
-                    await db.SaveChangesAsync(cancellationToken);
-                    return;
-                }
+                if (entry.State is EntityState.Deleted || ShapeOf(entry.Metadata) is null) return new PreparedSave(db, null);
                 (changed ??= []).Add(entry);
             }
-            if (changed is null) return;
+            if (changed is null) return new PreparedSave(db, []);
 
             db.OnSaving();
-            try
+            var rows = new List<PreparedRow>(changed.Count);
+            using var factory = db.Database.GetDbConnection().CreateCommand();
+            // Owners before what they own: an owned row's foreign key points at its owner.
+            foreach (var entry in changed.OrderBy(e => ShapeOf(e.Metadata)!.Depth))
             {
-                var nextIds = new Dictionary<IEntityType, long>();
-                // Owners before what they own: an owned row's foreign key points at its owner.
-                foreach (var entry in changed.OrderBy(e => ShapeOf(e.Metadata)!.Depth))
-                {
-                    var shape = ShapeOf(entry.Metadata)!;
-                    if (entry.State == EntityState.Added) Insert(statements, entry, shape, nextIds);
-                    else Update(statements, entry, shape);
-                }
+                var shape = ShapeOf(entry.Metadata)!;
+                if (entry.State == EntityState.Added) rows.Add(PrepareInsert(factory, entry, shape));
+                else if (PrepareUpdate(factory, entry, shape) is { } update) rows.Add(update);
             }
-            catch
-            {
-                db.OnSaveFailed();
-                throw;
-            }
-            tracker.AcceptAllChanges();
-            db.OnSaved();
+            return new PreparedSave(db, rows);
         }
         finally
         {
@@ -85,29 +96,22 @@ internal static class TrackedChangesWriter
         }
     }
 
-    private static void Insert(StatementCache statements, EntityEntry entry, TableShape shape, Dictionary<IEntityType, long> nextIds)
+    private static PreparedRow PrepareInsert(DbCommand factory, EntityEntry entry, TableShape shape)
     {
-        if (shape.GeneratedKey is { } key && entry.Property(key).IsTemporary)
-        {
-            if (!nextIds.TryGetValue(entry.Metadata, out var next)) next = HighestId(statements, shape) + 1;
-            nextIds[entry.Metadata] = next + 1;
-            var property = entry.Property(key);
-            property.CurrentValue = Convert.ChangeType(next, key.ClrType, System.Globalization.CultureInfo.InvariantCulture);
-            property.IsTemporary = false;
-        }
         var current = entry.CurrentValues;
-        var command = statements.Get(shape.InsertSql);
+        var parameters = new DbParameter[shape.Columns.Length];
         for (var i = 0; i < shape.Columns.Length; i++)
-            command.Parameters.Add(shape.Parameter(command, i, ParameterNames.Insert(i), current[shape.Columns[i]]));
-        command.ExecuteNonQuery();
+            parameters[i] = shape.Parameter(factory, i, ParameterNames.Insert(i), current[shape.Columns[i]]);
+        var generated = shape.GeneratedKey is { } key && entry.Property(key).IsTemporary;
+        return new PreparedRow(entry, shape, shape.InsertSql, parameters, IsUpdate: false, generated);
     }
 
     /// <summary>
     /// Sets the columns whose value differs from the original one (compared as EF Core's change
     /// detection compares them), where the key and every concurrency token still hold their
-    /// original values.
+    /// original values. Null when there is nothing to write.
     /// </summary>
-    private static void Update(StatementCache statements, EntityEntry entry, TableShape shape)
+    private static PreparedRow? PrepareUpdate(DbCommand factory, EntityEntry entry, TableShape shape)
     {
         var current = entry.CurrentValues;
         var original = entry.OriginalValues;
@@ -119,19 +123,108 @@ internal static class TrackedChangesWriter
             if (!shape.IsKey[i] && !shape.Comparers[i].Equals(current[column], original[column])) set |= 1UL << i;
             if (shape.IsToken[i] && original[column] is null) nullTokens |= 1UL << i;
         }
-        if (set == 0 && shape.Tokens.Length == 0) return;
+        if (set == 0 && shape.Tokens.Length == 0) return null;
 
-        var command = statements.Get(shape.UpdateSql(set, nullTokens));
+        var parameters = new List<DbParameter>(shape.Columns.Length + shape.Keys.Length + shape.Tokens.Length);
         for (var i = 0; i < shape.Columns.Length; i++)
         {
             var column = shape.Columns[i];
-            if ((set & (1UL << i)) != 0) command.Parameters.Add(shape.Parameter(command, i, ParameterNames.Set(i), current[column]));
-            if (shape.IsKey[i]) command.Parameters.Add(shape.Parameter(command, i, ParameterNames.Key(i), original[column]));
-            if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) command.Parameters.Add(shape.Parameter(command, i, ParameterNames.Token(i), original[column]));
+            if ((set & (1UL << i)) != 0) parameters.Add(shape.Parameter(factory, i, ParameterNames.Set(i), current[column]));
+            if (shape.IsKey[i]) parameters.Add(shape.Parameter(factory, i, ParameterNames.Key(i), original[column]));
+            if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) parameters.Add(shape.Parameter(factory, i, ParameterNames.Token(i), original[column]));
         }
-        if (command.ExecuteNonQuery() != 1)
-            throw new DbUpdateConcurrencyException(
-                $"{entry.Metadata.DisplayName()} {string.Join(", ", shape.Keys.Select(k => original[k]))} was changed or removed since it was read");
+        return new PreparedRow(entry, shape, shape.UpdateSql(set, nullTokens), parameters.ToArray(), IsUpdate: true, GeneratesKey: false);
+    }
+
+    /// <summary>One row's statement and its parameters, built before the write turn.</summary>
+    internal sealed record PreparedRow(EntityEntry Entry, TableShape Shape, string Sql, DbParameter[] Parameters, bool IsUpdate, bool GeneratesKey);
+
+    /// <summary>A save prepared by <see cref="Prepare"/>: the rows to write, or (null) a unit of work for EF Core's <c>SaveChanges</c>.</summary>
+    internal sealed class PreparedSave
+    {
+        private readonly ModuleDbContext db;
+        private readonly List<PreparedRow>? rows;
+        private bool executed;
+
+        internal PreparedSave(ModuleDbContext db, List<PreparedRow>? rows)
+        {
+            this.db = db;
+            this.rows = rows;
+        }
+
+        /// <summary>Rows the writer will write; null when EF Core's <c>SaveChanges</c> saves the unit of work.</summary>
+        public int? RowCount => rows?.Count;
+
+        /// <summary>
+        /// Writes the rows on <paramref name="statements"/>' open transaction, in the write turn:
+        /// generated integer keys are assigned here (they depend on what is in the table), an
+        /// update that matches no row fails the save with <see cref="DbUpdateConcurrencyException"/>.
+        /// Raises <see cref="ModuleDbContext.Saved"/>, or <see cref="ModuleDbContext.SaveFailed"/>.
+        /// The tracked rows stay Added/Modified until <see cref="AcceptChanges"/>.
+        /// </summary>
+        public async Task ExecuteAsync(StatementCache statements, CancellationToken cancellationToken)
+        {
+            if (executed) throw new InvalidOperationException("a prepared save is executed once");
+            executed = true;
+            if (rows is null)
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                return;
+            }
+            if (rows.Count == 0) return;
+            try
+            {
+                var nextIds = new Dictionary<IEntityType, long>();
+                foreach (var row in rows)
+                {
+                    if (row.GeneratesKey) AssignKey(statements, row, nextIds);
+                    var command = statements.Get(row.Sql);
+                    command.Parameters.AddRange(row.Parameters);
+                    if (command.ExecuteNonQuery() != 1 && row.IsUpdate)
+                    {
+                        var original = row.Entry.OriginalValues;
+                        throw new DbUpdateConcurrencyException(
+                            $"{row.Entry.Metadata.DisplayName()} {string.Join(", ", row.Shape.Keys.Select(k => original[k]))} was changed or removed since it was read");
+                    }
+                }
+            }
+            catch
+            {
+                db.OnSaveFailed();
+                throw;
+            }
+            db.OnSaved();
+        }
+
+        /// <summary>Marks the written rows Unchanged, as <c>SaveChanges</c> does; not needed when the context is dropped after the commit.</summary>
+        public void AcceptChanges()
+        {
+            if (rows is not { Count: > 0 }) return;
+            var tracker = db.ChangeTracker;
+            var detect = tracker.AutoDetectChangesEnabled;
+            tracker.AutoDetectChangesEnabled = false;
+            try
+            {
+                tracker.AcceptAllChanges();
+            }
+            finally
+            {
+                tracker.AutoDetectChangesEnabled = detect;
+            }
+        }
+
+        private static void AssignKey(StatementCache statements, PreparedRow row, Dictionary<IEntityType, long> nextIds)
+        {
+            var entry = row.Entry;
+            var key = row.Shape.GeneratedKey!;
+            if (!nextIds.TryGetValue(entry.Metadata, out var next)) next = HighestId(statements, row.Shape) + 1;
+            nextIds[entry.Metadata] = next + 1;
+            var property = entry.Property(key);
+            property.CurrentValue = Convert.ChangeType(next, key.ClrType, System.Globalization.CultureInfo.InvariantCulture);
+            property.IsTemporary = false;
+            var column = Array.IndexOf(row.Shape.Columns, key);
+            row.Parameters[column] = row.Shape.Parameter(statements.Get(row.Sql), column, ParameterNames.Insert(column), property.CurrentValue);
+        }
     }
 
     private static long HighestId(StatementCache statements, TableShape shape)
@@ -157,7 +250,7 @@ internal static class TrackedChangesWriter
     }
 
     /// <summary>What the writer needs of an entity type, or null when EF Core must save it.</summary>
-    private sealed class TableShape
+    internal sealed class TableShape
     {
         private readonly ConcurrentDictionary<(ulong Set, ulong NullTokens), string> updates = new();
 
@@ -233,6 +326,8 @@ internal static class TrackedChangesWriter
                     || generated[0].ClrType != typeof(int) && generated[0].ClrType != typeof(long))
                     return null;
                 generatedKey = generated[0];
+                // Its keys are assigned in the write turn, after the rows that would point at them were prepared.
+                if (type.GetReferencingForeignKeys().Any()) return null;
             }
 
             var depth = 0;

@@ -90,6 +90,62 @@ public sealed class TrackedChangesWriterTests
     }
 
     [Test]
+    public async Task Prepare_BeforeAnotherWriterAddsRows_AssignsGeneratedIdsWhenTheRowsAreWritten()
+    {
+        using var store = InMemoryStore.Inventory();
+        await using var db = store.NewContext();
+        db.Reservations.Add(NewReservation("RSV-1", "ORD-1", "PROD-001", "PROD-002"));
+        // Prepared outside the write turn, as the consumers do; another writer commits lines meanwhile.
+        var save = TrackedChangesWriter.Prepare(db);
+        await SaveAsync(store, useWriter: true, other =>
+        {
+            other.Reservations.Add(NewReservation("RSV-2", "ORD-2", "PROD-003", "PROD-004"));
+            return Task.CompletedTask;
+        });
+
+        await using (var transaction = await db.Database.BeginTransactionAsync())
+        {
+            using var statements = new StatementCache(db);
+            await save.ExecuteAsync(statements, CancellationToken.None);
+            await transaction.CommitAsync();
+        }
+
+        var lines = await store.ReadAsync(d => d.Database.SqlQueryRaw<string>(
+            "SELECT reservation_id || ':' || id AS Value FROM inventory_reservation_lines ORDER BY id").ToListAsync());
+        Assert.That(lines, Is.EqualTo(new[] { "RSV-2:1", "RSV-2:2", "RSV-1:3", "RSV-1:4" }));
+    }
+
+    [Test]
+    public async Task Prepare_OfAnUpdate_IsExecutedOnceAndLeavesTheRowsTrackedUntilAccepted()
+    {
+        using var store = InMemoryStore.Payment();
+        await SaveAsync(store, useWriter: true, db =>
+        {
+            db.Requests.Add(new PaymentRequest { OrderId = "ORD-1", Amount = 10m, Status = PaymentStatus.Pending, UpdatedAt = At });
+            return Task.CompletedTask;
+        });
+        await using var db = store.NewContext();
+        (await db.Requests.FindAsync("ORD-1"))!.Status = PaymentStatus.Charged;
+
+        var save = TrackedChangesWriter.Prepare(db);
+        await using (var transaction = await db.Database.BeginTransactionAsync())
+        {
+            using var statements = new StatementCache(db);
+            await save.ExecuteAsync(statements, CancellationToken.None);
+            Assert.ThrowsAsync<InvalidOperationException>(() => save.ExecuteAsync(statements, CancellationToken.None));
+            await transaction.CommitAsync();
+        }
+        Assert.That(db.ChangeTracker.Entries().Single().State, Is.EqualTo(EntityState.Modified));
+        save.AcceptChanges();
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(db.ChangeTracker.Entries().Single().State, Is.EqualTo(EntityState.Unchanged));
+            Assert.That(await store.ReadAsync(d => d.Requests.AsNoTracking().Select(r => r.Status).SingleAsync()), Is.EqualTo(PaymentStatus.Charged));
+        });
+    }
+
+    [Test]
     public async Task Save_WhenAConcurrencyTokenChangedSinceTheRead_FailsAndWritesNothing()
     {
         using var store = InMemoryStore.Inventory();
