@@ -33,5 +33,5 @@ public abstract record IntegrationEvent
     [JsonPropertyOrder(130)]
     public string? TraceId { get; init; }
 
-    public static string NewEventId() => Guid.CreateVersion7().ToString("N");
+    public static string NewEventId() => Ids.NewVersion7().ToString("N");
 }

@@ -34,7 +34,7 @@ public sealed record NewOrder(string UserId, IReadOnlyList<NewOrderLine> Items, 
 /// </summary>
 public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbContext> signal, TimeProvider clock)
 {
-    public static string NewOrderId() => "ORD-" + Guid.CreateVersion7().ToString("N").ToUpperInvariant();
+    public static string NewOrderId() => "ORD-" + Contracts.Ids.NewVersion7().ToString("N").ToUpperInvariant();
 
     public async Task<PlaceResult> PlaceAsync(NewOrder request, string? idempotencyKey, CancellationToken cancellationToken)
     {

@@ -38,7 +38,7 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
         foreach (var (item, quantity) in stock) item.Available -= quantity;
         var reservation = new Reservation
         {
-            Id = "RSV-" + Guid.CreateVersion7().ToString("N").ToUpperInvariant(),
+            Id = "RSV-" + Ids.NewVersion7().ToString("N").ToUpperInvariant(),
             OrderId = evt.OrderId,
             Status = ReservationStatus.Reserved,
             Lines = wanted.Select(w => new ReservationLine { ProductId = w.ProductId, Quantity = w.Quantity }).ToList(),
@@ -54,7 +54,7 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
         var now = clock.GetUtcNow().UtcDateTime;
         db.Reservations.Add(new Reservation
         {
-            Id = "RSV-" + Guid.CreateVersion7().ToString("N").ToUpperInvariant(),
+            Id = "RSV-" + Ids.NewVersion7().ToString("N").ToUpperInvariant(),
             OrderId = evt.OrderId,
             Status = ReservationStatus.Rejected,
             CreatedAt = now,

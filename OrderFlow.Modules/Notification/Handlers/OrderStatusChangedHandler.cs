@@ -18,7 +18,7 @@ internal sealed partial class OrderStatusChangedHandler(NotificationDbContext db
 
         var notification = new CustomerNotification
         {
-            Id = "NTF-" + Guid.CreateVersion7().ToString("N").ToUpperInvariant(),
+            Id = "NTF-" + Ids.NewVersion7().ToString("N").ToUpperInvariant(),
             OrderId = evt.OrderId,
             UserId = evt.UserId,
             Outcome = evt.Status,

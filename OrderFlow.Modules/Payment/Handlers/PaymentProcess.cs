@@ -37,7 +37,7 @@ internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway
         }
 
         request.Status = PaymentStatus.Charged;
-        request.PaymentId = "PAY-" + Guid.CreateVersion7().ToString("N").ToUpperInvariant();
+        request.PaymentId = "PAY-" + Ids.NewVersion7().ToString("N").ToUpperInvariant();
         db.Ledger.Add(new LedgerEntry { Id = request.PaymentId, OrderId = request.OrderId, Kind = LedgerKind.Charge, Amount = amount, At = now });
         metrics?.Completed(db);
         outbox.Add(new PaymentCompleted { OrderId = request.OrderId, PaymentId = request.PaymentId, Amount = amount, Timestamp = now });
