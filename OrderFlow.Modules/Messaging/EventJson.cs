@@ -41,6 +41,11 @@ internal sealed class UtcDateTimeConverter : JsonConverter<DateTime>
 {
     public override DateTime Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
+        // The form this converter writes, read from the UTF-8 bytes without a string. Only with the
+        // trailing Z: without an offset the reader would assume local time, where this assumes UTC.
+        if (reader.TokenType == JsonTokenType.String && !reader.HasValueSequence && !reader.ValueIsEscaped
+            && reader.ValueSpan is [.., (byte)'Z'] && reader.TryGetDateTimeOffset(out var utc))
+            return utc.UtcDateTime;
         var text = reader.GetString() ?? throw new JsonException("timestamp is null");
         if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value))
             throw new JsonException($"'{text}' is not an ISO-8601 timestamp");

@@ -65,6 +65,9 @@ public sealed class WireFormatTests
     [TestCase("2025-11-06T12:30:00+02:00")]
     [TestCase("2025-11-06T05:30:00-05:00")]
     [TestCase("2025-11-06T10:30:00")]
+    [TestCase("2025-11-06T10:30:00Z")]
+    [TestCase("2025-11-06T10:30:00.0000000Z")]
+    [TestCase("2025-11-06T10:30:00.000\\u005A")]
     public void Deserialize_WhenTimestampHasAnOffsetOrNone_ReadsItAsUtc(string timestamp)
     {
         var json = SpecInventoryReserved.Replace("2025-11-06T10:30:01Z", timestamp, StringComparison.Ordinal);
