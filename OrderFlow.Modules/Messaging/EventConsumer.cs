@@ -414,6 +414,7 @@ internal sealed partial class EventConsumer<TContext>(
         if (registration.Preload is { } preload)
         {
             var orderIds = messages.Where(m => !applied.Contains(m.Event!.EventId)).Select(m => m.Event!.OrderId).ToHashSet(StringComparer.Ordinal);
+            db.IndexOrderRows();
             await preload(db, orderIds, cancellationToken);
             db.MarkPreloaded(orderIds);
         }

@@ -11,7 +11,7 @@ using OrderFlow.Persistence;
 namespace OrderFlow.Tests.Messaging;
 
 /// <summary>Rows a probe handler writes: one per application of an event, so a double application shows as two rows.</summary>
-public sealed class Application
+public sealed class Application : IOrderRow
 {
     public int Id { get; set; }
     public required string EventId { get; init; }

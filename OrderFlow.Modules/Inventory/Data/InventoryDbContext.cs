@@ -16,7 +16,7 @@ public sealed class StockItem
 /// <summary>Rejected: the order could not be served; recorded so a copy of its OrderCreated never reserves later.</summary>
 public enum ReservationStatus { Reserved, Released, Rejected }
 
-public sealed class Reservation
+public sealed class Reservation : IOrderRow
 {
     public required string Id { get; init; }
     public required string OrderId { get; init; }

@@ -4,7 +4,7 @@ using OrderFlow.Persistence;
 namespace OrderFlow.Notification.Data;
 
 /// <summary>A message sent to a customer about the final outcome of an order.</summary>
-public sealed class CustomerNotification
+public sealed class CustomerNotification : IOrderRow
 {
     public required string Id { get; init; }
     public required string OrderId { get; init; }

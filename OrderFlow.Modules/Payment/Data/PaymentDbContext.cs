@@ -9,7 +9,7 @@ public enum PaymentStatus { Pending, Charged, Declined, Refunded, Cancelled }
 /// What Payment knows of one order. A charge needs both the amount (from <c>OrderCreated</c>) and
 /// the reservation (from <c>InventoryReserved</c>); they arrive on different topics, in either order.
 /// </summary>
-public sealed class PaymentRequest
+public sealed class PaymentRequest : IOrderRow
 {
     public required string OrderId { get; init; }
     public string? UserId { get; set; }
