@@ -8,7 +8,7 @@ namespace OrderFlow.Persistence;
 
 /// <summary>
 /// Hot path: writes a batch's inbox and outbox rows untracked, with one prepared INSERT per table
-/// re-executed per row (<see cref="StatementCache"/>), on the open transaction. These rows are only
+/// re-executed per row and bound by position (<see cref="StatementCache.Execute"/>), on the open transaction. These rows are only
 /// ever inserted, and tracking them cost a snapshot and a change-detection pass each (see
 /// docs/benchmarks.md). Table and column names come from the EF model, so the migrations stay the
 /// one schema.
@@ -75,20 +75,7 @@ internal static class InboxOutboxWriter
         private static void Execute(StatementCache statements, (Statement Statement, object?[][] Rows)? table)
         {
             if (table is not { } t) return;
-            var command = statements.Get(t.Statement.Sql);
-            var columns = t.Rows[0].Length;
-            var parameters = new DbParameter[columns];
-            for (var c = 0; c < columns; c++)
-            {
-                parameters[c] = command.CreateParameter();
-                parameters[c].ParameterName = $"@p{c}";
-                command.Parameters.Add(parameters[c]);
-            }
-            foreach (var row in t.Rows)
-            {
-                for (var c = 0; c < columns; c++) parameters[c].Value = row[c];
-                command.ExecuteNonQuery();
-            }
+            foreach (var row in t.Rows) statements.Execute(t.Statement.Sql, row);
         }
     }
 

@@ -14,8 +14,9 @@ namespace OrderFlow.Persistence;
 /// as EF Core would. EF Core's SQLite provider sends each row as a new command, parsed and prepared
 /// every time, and that was the largest cost inside the write gate (docs/benchmarks.md).
 /// <para>
-/// The same rules as EF Core's: columns, value converters and parameter types come from the model
-/// (<see cref="RelationalTypeMapping.CreateParameter"/>); an update sets the columns whose value
+/// The same rules as EF Core's: columns and value converters come from the model (each column's
+/// <see cref="RelationalTypeMapping.Converter"/>; the values are bound by position,
+/// <see cref="StatementCache.Execute"/>); an update sets the columns whose value
 /// differs from the original one (by the property's value comparer, as change detection compares)
 /// and checks every concurrency token against its original value, and a row that does not match fails
 /// the save with <see cref="DbUpdateConcurrencyException"/>; owners are inserted before the rows
@@ -24,7 +25,8 @@ namespace OrderFlow.Persistence;
 /// </para>
 /// <para>
 /// Anything else — a deleted row, an entity mapped to JSON or sharing a table, a relationship that is
-/// not ownership, a store default or computed column, a generated key that is not one integer
+/// not ownership, a store default or computed column, a column whose stored type the writer does
+/// not bind (<see cref="StatementCache.CanBind"/>), a generated key that is not one integer
 /// column or that other rows point at — is left to EF Core: such a unit of work is saved with
 /// <c>SaveChangesAsync</c> whole. Generated integer keys are assigned when the rows are written,
 /// from the table's highest id and SQLite's <c>sqlite_sequence</c> (the write transaction holds
@@ -80,13 +82,12 @@ internal static class TrackedChangesWriter
 
             db.OnSaving();
             var rows = new List<PreparedRow>(changed.Count);
-            using var factory = db.Database.GetDbConnection().CreateCommand();
             // Owners before what they own: an owned row's foreign key points at its owner.
             foreach (var entry in changed.OrderBy(e => ShapeOf(e.Metadata)!.Depth))
             {
                 var shape = ShapeOf(entry.Metadata)!;
-                if (entry.State == EntityState.Added) rows.Add(PrepareInsert(factory, entry, shape));
-                else if (PrepareUpdate(factory, entry, shape) is { } update) rows.Add(update);
+                if (entry.State == EntityState.Added) rows.Add(PrepareInsert(entry, shape));
+                else if (PrepareUpdate(entry, shape) is { } update) rows.Add(update);
             }
             return new PreparedSave(db, rows);
         }
@@ -96,14 +97,13 @@ internal static class TrackedChangesWriter
         }
     }
 
-    private static PreparedRow PrepareInsert(DbCommand factory, EntityEntry entry, TableShape shape)
+    private static PreparedRow PrepareInsert(EntityEntry entry, TableShape shape)
     {
         var current = entry.CurrentValues;
-        var parameters = new DbParameter[shape.Columns.Length];
-        for (var i = 0; i < shape.Columns.Length; i++)
-            parameters[i] = shape.Parameter(factory, i, ParameterNames.Insert(i), current[shape.Columns[i]]);
+        var values = new object?[shape.Columns.Length];
+        for (var i = 0; i < shape.Columns.Length; i++) values[i] = shape.ToProvider(i, current[shape.Columns[i]]);
         var generated = shape.GeneratedKey is { } key && entry.Property(key).IsTemporary;
-        return new PreparedRow(entry, shape, shape.InsertSql, parameters, IsUpdate: false, generated);
+        return new PreparedRow(entry, shape, shape.InsertSql, values, IsUpdate: false, generated);
     }
 
     /// <summary>
@@ -111,7 +111,7 @@ internal static class TrackedChangesWriter
     /// detection compares them), where the key and every concurrency token still hold their
     /// original values. Null when there is nothing to write.
     /// </summary>
-    private static PreparedRow? PrepareUpdate(DbCommand factory, EntityEntry entry, TableShape shape)
+    private static PreparedRow? PrepareUpdate(EntityEntry entry, TableShape shape)
     {
         var current = entry.CurrentValues;
         var original = entry.OriginalValues;
@@ -125,19 +125,21 @@ internal static class TrackedChangesWriter
         }
         if (set == 0 && shape.Tokens.Length == 0) return null;
 
-        var parameters = new List<DbParameter>(shape.Columns.Length + shape.Keys.Length + shape.Tokens.Length);
+        // In the order of the statement's parameters (UpdateSql): the SET columns, then per column
+        // its key and its token.
+        var values = new List<object?>(shape.Columns.Length + shape.Keys.Length + shape.Tokens.Length);
+        for (var i = 0; i < shape.Columns.Length; i++)
+            if ((set & (1UL << i)) != 0) values.Add(shape.ToProvider(i, current[shape.Columns[i]]));
         for (var i = 0; i < shape.Columns.Length; i++)
         {
-            var column = shape.Columns[i];
-            if ((set & (1UL << i)) != 0) parameters.Add(shape.Parameter(factory, i, ParameterNames.Set(i), current[column]));
-            if (shape.IsKey[i]) parameters.Add(shape.Parameter(factory, i, ParameterNames.Key(i), original[column]));
-            if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) parameters.Add(shape.Parameter(factory, i, ParameterNames.Token(i), original[column]));
+            if (shape.IsKey[i]) values.Add(shape.ToProvider(i, original[shape.Columns[i]]));
+            if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) values.Add(shape.ToProvider(i, original[shape.Columns[i]]));
         }
-        return new PreparedRow(entry, shape, shape.UpdateSql(set, nullTokens), parameters.ToArray(), IsUpdate: true, GeneratesKey: false);
+        return new PreparedRow(entry, shape, shape.UpdateSql(set, nullTokens), values.ToArray(), IsUpdate: true, GeneratesKey: false);
     }
 
-    /// <summary>One row's statement and its parameters, built before the write turn.</summary>
-    internal sealed record PreparedRow(EntityEntry Entry, TableShape Shape, string Sql, DbParameter[] Parameters, bool IsUpdate, bool GeneratesKey);
+    /// <summary>One row's statement and its parameter values (provider values, in parameter order), built before the write turn.</summary>
+    internal sealed record PreparedRow(EntityEntry Entry, TableShape Shape, string Sql, object?[] Values, bool IsUpdate, bool GeneratesKey);
 
     /// <summary>A save prepared by <see cref="Prepare"/>: the rows to write, or (null) a unit of work for EF Core's <c>SaveChanges</c>.</summary>
     internal sealed class PreparedSave
@@ -178,9 +180,7 @@ internal static class TrackedChangesWriter
                 foreach (var row in rows)
                 {
                     if (row.GeneratesKey) AssignKey(statements, row, nextIds);
-                    var command = statements.Get(row.Sql);
-                    command.Parameters.AddRange(row.Parameters);
-                    if (command.ExecuteNonQuery() != 1 && row.IsUpdate)
+                    if (statements.Execute(row.Sql, row.Values) != 1 && row.IsUpdate)
                     {
                         var original = row.Entry.OriginalValues;
                         throw new DbUpdateConcurrencyException(
@@ -223,7 +223,7 @@ internal static class TrackedChangesWriter
             property.CurrentValue = Convert.ChangeType(next, key.ClrType, System.Globalization.CultureInfo.InvariantCulture);
             property.IsTemporary = false;
             var column = Array.IndexOf(row.Shape.Columns, key);
-            row.Parameters[column] = row.Shape.Parameter(statements.Get(row.Sql), column, ParameterNames.Insert(column), property.CurrentValue);
+            row.Values[column] = row.Shape.ToProvider(column, property.CurrentValue);
         }
     }
 
@@ -268,8 +268,9 @@ internal static class TrackedChangesWriter
         public required string InsertSql { get; init; }
         public required string HighestIdSql { get; init; }
 
-        public DbParameter Parameter(DbCommand command, int column, string name, object? value) =>
-            Mappings[column].CreateParameter(command, name, value, Columns[column].IsNullable);
+        /// <summary>The value as the column's value converter stores it (as <see cref="RelationalTypeMapping.CreateParameter"/> converts it).</summary>
+        public object? ToProvider(int column, object? value) =>
+            value is not null && Mappings[column].Converter is { } converter ? converter.ConvertToProvider(value) : value;
 
         /// <summary>UPDATE … SET the <paramref name="set"/> columns WHERE key and tokens match (a null token with IS NULL).</summary>
         public string UpdateSql(ulong set, ulong nullTokens) => updates.GetOrAdd((set, nullTokens), key =>
@@ -316,6 +317,7 @@ internal static class TrackedChangesWriter
             if (columns.Length > 64) return null;
             if (columns.Any(p => p.GetDefaultValueSql(store) is not null || p.GetComputedColumnSql(store) is not null || p.TryGetDefaultValue(store, out _)))
                 return null;
+            if (columns.Any(p => !StatementCache.CanBind(p.GetRelationalTypeMapping().Converter?.ProviderClrType ?? p.ClrType))) return null;
             var keys = type.FindPrimaryKey()?.Properties.ToArray() ?? [];
             if (keys.Length == 0) return null;
             var generated = columns.Where(p => p.ValueGenerated != ValueGenerated.Never).ToArray();

@@ -1,0 +1,78 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using OrderFlow.Persistence;
+using OrderFlow.Tests.Support;
+
+namespace OrderFlow.Tests.Persistence;
+
+/// <summary>The writers bind by position (<see cref="StatementCache.Execute"/>); a value must be stored exactly as Microsoft.Data.Sqlite stores it.</summary>
+[TestFixture]
+public sealed class StatementCacheTests
+{
+    private static readonly object?[] Values =
+    [
+        "text", "", "ü €", null, DBNull.Value, 42, 1L << 40, (short)-3, (byte)7, true, false, 2.5, 0.1f,
+        1m, 59.970m, -0.0000001m, 79228162514264337593543950335m, new byte[] { 1, 2, 255 }, Array.Empty<byte>(), DayOfWeek.Friday,
+    ];
+
+    [Test]
+    public async Task Execute_StoresEachValueAsMicrosoftDataSqliteStoresIt()
+    {
+        using var store = InMemoryStore.Orders();
+        await using var db = store.NewContext();
+        await db.Database.OpenConnectionAsync();
+        // No declared type, so no affinity: each value keeps the storage class it was bound with.
+        await db.Database.ExecuteSqlRawAsync("CREATE TABLE ours (v); CREATE TABLE theirs (v);");
+
+        await using (var transaction = await db.Database.BeginTransactionAsync())
+        {
+            using (var statements = new StatementCache(db))
+                foreach (var value in Values)
+                    Assert.That(statements.Execute("INSERT INTO ours (v) VALUES (@p0)", [value]), Is.EqualTo(1));
+            foreach (var value in Values)
+            {
+                await using var command = db.Database.GetDbConnection().CreateCommand();
+                command.Transaction = transaction.GetDbTransaction();
+                command.CommandText = "INSERT INTO theirs (v) VALUES (@p0)";
+                command.Parameters.Add(new SqliteParameter("@p0", value ?? DBNull.Value));
+                await command.ExecuteNonQueryAsync();
+            }
+            await transaction.CommitAsync();
+        }
+
+        Assert.That(await StoredAsync(db, "ours"), Is.EqualTo(await StoredAsync(db, "theirs")));
+    }
+
+    [Test]
+    public async Task Execute_WhenAConstraintFails_ThrowsSqliteExceptionAndTheStatementCanRunAgain()
+    {
+        using var store = InMemoryStore.Orders();
+        await using var db = store.NewContext();
+        await db.Database.OpenConnectionAsync();
+        await db.Database.ExecuteSqlRawAsync("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);");
+
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        using var statements = new StatementCache(db);
+        const string insert = "INSERT INTO t (id, v) VALUES (@p0, @p1)";
+        statements.Execute(insert, [1, "a"]);
+        var failure = Assert.Throws<SqliteException>(() => statements.Execute(insert, [1, "b"]));
+        Assert.Multiple(() =>
+        {
+            Assert.That(failure!.SqliteErrorCode, Is.EqualTo(19), "SQLITE_CONSTRAINT");
+            Assert.That(statements.Execute(insert, [2, "c"]), Is.EqualTo(1));
+            Assert.Throws<InvalidOperationException>(() => statements.Execute(insert, [3]), "a value per parameter");
+        });
+    }
+
+    private static async Task<List<string>> StoredAsync(DbContext db, string table)
+    {
+        await using var command = db.Database.GetDbConnection().CreateCommand();
+        command.CommandText = $"SELECT typeof(v) || ':' || quote(v) FROM {table} ORDER BY rowid";
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string>();
+        while (await reader.ReadAsync()) rows.Add(reader.GetString(0));
+        return rows;
+    }
+}
