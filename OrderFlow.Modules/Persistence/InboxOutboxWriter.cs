@@ -29,6 +29,36 @@ internal static class InboxOutboxWriter
         nameof(OutboxMessage.Key), nameof(OutboxMessage.Payload), nameof(OutboxMessage.TraceParent), nameof(OutboxMessage.CreatedAt),
     ];
 
+    private static readonly ConcurrentDictionary<Type, string> AppliedSql = new();
+
+    /// <summary>The event ids of <paramref name="eventIds"/> already in the context's inbox: one indexed lookup each, bound by position.</summary>
+    public static async Task<HashSet<string>> AppliedAsync(ModuleDbContext db, IEnumerable<string> eventIds, CancellationToken cancellationToken)
+    {
+        var sql = AppliedSql.GetOrAdd(db.GetType(), _ =>
+        {
+            var entity = db.Model.FindEntityType(typeof(InboxMessage))!;
+            var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+            return $"SELECT 1 FROM \"{table.Name}\" WHERE \"{entity.FindProperty(nameof(InboxMessage.EventId))!.GetColumnName(table)}\" = @p0";
+        });
+        var applied = new HashSet<string>(StringComparer.Ordinal);
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            using var statements = new StatementCache(db);
+            var value = new object?[1];
+            foreach (var eventId in eventIds)
+            {
+                value[0] = eventId;
+                if (statements.Exists(sql, value)) applied.Add(eventId);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+        return applied;
+    }
+
     /// <summary>Writes the rows at once (<see cref="Prepare"/>, then <see cref="PreparedInserts.Execute"/>).</summary>
     public static void Insert(StatementCache statements, IReadOnlyList<InboxMessage> inbox, IReadOnlyList<OutboxMessage> outbox) =>
         Prepare(statements.Context, inbox, outbox).Execute(statements);

@@ -56,26 +56,40 @@ internal sealed class StatementCache(ModuleDbContext db) : IDisposable
     public int Execute(string sql, object?[] values)
     {
         if (db.Database.CurrentTransaction is null) throw new InvalidOperationException("rows are written inside a write transaction only");
+        var statement = Bound(sql, values);
+        var rc = raw.sqlite3_step(statement);
+        raw.sqlite3_reset(statement);
+        if (rc != raw.SQLITE_DONE) Check(rc);
+        return raw.sqlite3_changes(handle);
+    }
+
+    /// <summary>
+    /// Whether the query <paramref name="sql"/> returns a row for <paramref name="values"/>, bound by
+    /// position as <see cref="Execute"/> binds them. Needs the context's connection open, not a
+    /// transaction: the consumers look up their inbox before the write turn.
+    /// </summary>
+    public bool Exists(string sql, object?[] values)
+    {
+        var statement = Bound(sql, values);
+        var rc = raw.sqlite3_step(statement);
+        raw.sqlite3_reset(statement);
+        if (rc is not (raw.SQLITE_ROW or raw.SQLITE_DONE)) Check(rc);
+        return rc == raw.SQLITE_ROW;
+    }
+
+    /// <summary>The statement for <paramref name="sql"/>, prepared once per unit of work, reset, with <paramref name="values"/> bound.</summary>
+    private sqlite3_stmt Bound(string sql, object?[] values)
+    {
         handle ??= ((SqliteConnection)db.Database.GetDbConnection()).Handle ?? throw new InvalidOperationException("the connection is not open");
         if (!statements.TryGetValue(sql, out var statement))
         {
             Check(raw.sqlite3_prepare_v2(handle, sql, out statement));
             statements[sql] = statement;
         }
-        else
-        {
-            raw.sqlite3_reset(statement);
-        }
         if (raw.sqlite3_bind_parameter_count(statement) != values.Length)
             throw new InvalidOperationException($"{values.Length} values for {raw.sqlite3_bind_parameter_count(statement)} parameters: {sql}");
         for (var i = 0; i < values.Length; i++) Check(Bind(statement, i + 1, values[i]));
-        var rc = raw.sqlite3_step(statement);
-        if (rc != raw.SQLITE_DONE)
-        {
-            raw.sqlite3_reset(statement);
-            Check(rc);
-        }
-        return raw.sqlite3_changes(handle);
+        return statement;
     }
 
     private static int Bind(sqlite3_stmt statement, int index, object? value) => value switch

@@ -66,6 +66,27 @@ public sealed class StatementCacheTests
         });
     }
 
+    [Test]
+    public async Task InboxApplied_GivesTheIdsAlreadyInTheInbox_OutsideAnyTransaction()
+    {
+        using var store = InMemoryStore.Payment();
+        await store.ReadAsync(db =>
+        {
+            foreach (var id in new[] { "EVT-1", "EVT-2" })
+                db.Inbox.Add(new InboxMessage { EventId = id, EventType = "OrderCreated", OrderId = "ORD-1", Topic = "order-events", ProcessedAt = DateTime.UtcNow });
+            return db.SaveChangesAsync();
+        });
+
+        await using var db = store.NewContext();
+        var applied = await InboxOutboxWriter.AppliedAsync(db, ["EVT-2", "EVT-3", "EVT-1", "EVT-2", "evt-1"], CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(applied, Is.EquivalentTo(new[] { "EVT-1", "EVT-2" }));
+            Assert.That(db.Database.CurrentTransaction, Is.Null);
+        });
+    }
+
     private static async Task<List<string>> StoredAsync(DbContext db, string table)
     {
         await using var command = db.Database.GetDbConnection().CreateCommand();
