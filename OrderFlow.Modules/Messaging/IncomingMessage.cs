@@ -69,7 +69,10 @@ internal sealed class IncomingMessage
             return Dead(raw, $"unsupported event_version {evt.EventVersion} of {eventType}; accepted: {string.Join(", ", binding.Versions)}");
         // A missing event_id must not become the fresh id the record would make up: a redelivered
         // copy would then look new. The payload's id wins, then the header's, else dead-letter.
-        var eventId = PeekString(value, "event_id") ?? headers.GetString(HeaderNames.EventId);
+        // The deserialized id is the payload's, or a fresh one the record made up when the payload
+        // has none, which never equals the header's: equal, the payload need not be read again.
+        var headerId = headers.GetString(HeaderNames.EventId);
+        var eventId = headerId is not null && evt.EventId == headerId ? headerId : PeekString(value, "event_id") ?? headerId;
         if (string.IsNullOrWhiteSpace(eventId) || eventId.Length > 64) return Dead(raw, "event_id is missing or longer than 64 characters");
         evt.EventId = eventId;
         if (string.IsNullOrWhiteSpace(evt.OrderId) || evt.OrderId.Length > 64) return Dead(raw, "order_id is missing or longer than 64 characters");

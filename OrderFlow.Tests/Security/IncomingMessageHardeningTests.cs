@@ -29,6 +29,31 @@ public sealed class IncomingMessageHardeningTests
     }
 
     [Test]
+    public void Parse_WhenThePayloadAndTheHeaderNameDifferentEventIds_ThePayloadWins()
+    {
+        var evt = Builders.AnOrderCreated().Build();
+
+        var message = IncomingMessage.Parse(Raw(evt.OrderId, EventJson.Serialize(evt), (HeaderNames.EventId, "HEADER-ID")), Registration, 65_536);
+
+        Assert.That(message.Event?.EventId, Is.EqualTo(evt.EventId));
+    }
+
+    [TestCase("HEADER-ID", "HEADER-ID")]
+    [TestCase(null, null)]
+    public void Parse_WhenThePayloadHasNoEventId_TakesTheHeadersOrDeadLetters(string? header, string? expected)
+    {
+        var evt = Builders.AnOrderCreated().Build();
+        var node = System.Text.Json.Nodes.JsonNode.Parse(EventJson.Serialize(evt))!.AsObject();
+        node.Remove("event_id");
+        (string, string)[] headers = header is null ? [] : [(HeaderNames.EventId, header)];
+
+        var message = IncomingMessage.Parse(Raw(evt.OrderId, Encoding.UTF8.GetBytes(node.ToJsonString()), headers), Registration, 65_536);
+
+        Assert.That(message.Event?.EventId, Is.EqualTo(expected), "never the id the record makes up");
+        Assert.That(message.Error is null, Is.EqualTo(expected is not null));
+    }
+
+    [Test]
     public void Parse_WhenTheErrorQuotesControlCharactersFromTheMessage_KeepsItOnOneBoundedLine()
     {
         var evt = Builders.AnOrderCreated().Build();
