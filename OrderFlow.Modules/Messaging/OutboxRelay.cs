@@ -86,11 +86,8 @@ internal sealed partial class OutboxRelay<TContext>(
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<TContext>();
-            var after = deliveredThrough;
-            rows = await db.OutboxMessages.AsNoTracking().Where(m => m.Id > after).OrderBy(m => m.Id)
-                .Take(options.Value.OutboxBatchSize).ToListAsync(cancellationToken);
-            // A full batch means there may be more: count them, so the backlog gauge is not capped at the batch size.
-            backlog = rows.Count < options.Value.OutboxBatchSize ? rows.Count : await db.OutboxMessages.LongCountAsync(m => m.Id > after, cancellationToken);
+            // A full batch means there may be more: they are counted, so the backlog gauge is not capped at the batch size.
+            (rows, backlog) = await InboxOutboxWriter.PendingAsync(db, deliveredThrough, options.Value.OutboxBatchSize, cancellationToken);
         }
         metrics.SetOutboxBacklog(module, backlog);
         mark = StageTimings.Record($"relay.{module}.select", mark, rows.Count);

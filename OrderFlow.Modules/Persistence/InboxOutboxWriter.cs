@@ -3,11 +3,12 @@ using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using SQLitePCL;
 
 namespace OrderFlow.Persistence;
 
 /// <summary>
-/// Hot path: writes a batch's inbox and outbox rows untracked, with one prepared INSERT per table
+/// Hot path: the inbox and outbox rows, without EF Core's query and save pipelines. Writes a batch's inbox and outbox rows untracked, with one prepared INSERT per table
 /// re-executed per row and bound by position (<see cref="StatementCache.Execute"/>), on the open transaction. These rows are only
 /// ever inserted, and tracking them cost a snapshot and a change-detection pass each (see
 /// docs/benchmarks.md). Table and column names come from the EF model, so the migrations stay the
@@ -57,6 +58,52 @@ internal static class InboxOutboxWriter
             await db.Database.CloseConnectionAsync();
         }
         return applied;
+    }
+
+    private static readonly ConcurrentDictionary<Type, (string Rows, string Count, ValueConverter? CreatedAt)> PendingSql = new();
+
+    /// <summary>
+    /// The outbox rows after id <paramref name="after"/>, in id order, at most <paramref name="limit"/>
+    /// (the relay's read); and how many there are in all when the limit is reached, else the rows'
+    /// count. Prepared statements rather than EF Core's query pipeline and materializer.
+    /// </summary>
+    public static async Task<(List<OutboxMessage> Rows, long Pending)> PendingAsync(ModuleDbContext db, long after, int limit, CancellationToken cancellationToken)
+    {
+        var sql = PendingSql.GetOrAdd(db.GetType(), _ =>
+        {
+            var entity = db.Model.FindEntityType(typeof(OutboxMessage))!;
+            var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+            string Column(string property) => $"\"{entity.FindProperty(property)!.GetColumnName(table)}\"";
+            var id = Column(nameof(OutboxMessage.Id));
+            return ($"SELECT {id}, {string.Join(", ", OutboxColumns.Select(Column))} FROM \"{table.Name}\" WHERE {id} > @p0 ORDER BY {id} LIMIT @p1",
+                $"SELECT count(*) FROM \"{table.Name}\" WHERE {id} > @p0",
+                entity.FindProperty(nameof(OutboxMessage.CreatedAt))!.GetValueConverter());
+        });
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            using var statements = new StatementCache(db);
+            // Columns in OutboxColumns order, after the id.
+            var rows = statements.Query(sql.Rows, [after, limit], row => new OutboxMessage
+            {
+                Id = raw.sqlite3_column_int64(row, 0),
+                EventId = StatementCache.Text(row, 1)!,
+                EventType = StatementCache.Text(row, 2)!,
+                EventVersion = raw.sqlite3_column_int(row, 3),
+                Topic = StatementCache.Text(row, 4)!,
+                Key = StatementCache.Text(row, 5)!,
+                Payload = StatementCache.Blob(row, 6)!,
+                TraceParent = StatementCache.Text(row, 7),
+                // As EF Core reads it: the model's converter (SqliteDateTimeText on SQLite).
+                CreatedAt = (DateTime)sql.CreatedAt!.ConvertFromProvider(StatementCache.Text(row, 8))!,
+            });
+            var pending = rows.Count < limit ? rows.Count : statements.Query(sql.Count, [after], row => raw.sqlite3_column_int64(row, 0))[0];
+            return (rows, pending);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     /// <summary>Writes the rows at once (<see cref="Prepare"/>, then <see cref="PreparedInserts.Execute"/>).</summary>

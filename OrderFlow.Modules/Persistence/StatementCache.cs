@@ -77,6 +77,36 @@ internal sealed class StatementCache(ModuleDbContext db) : IDisposable
         return rc == raw.SQLITE_ROW;
     }
 
+    /// <summary>
+    /// The rows of the query <paramref name="sql"/> for <paramref name="values"/>, each read by
+    /// <paramref name="read"/> from the current row (<see cref="Text"/>, <see cref="Blob"/>, <c>raw.sqlite3_column_int64</c>).
+    /// Needs the context's connection open, not a transaction.
+    /// </summary>
+    public List<T> Query<T>(string sql, object?[] values, Func<sqlite3_stmt, T> read)
+    {
+        var statement = Bound(sql, values);
+        var rows = new List<T>();
+        try
+        {
+            int rc;
+            while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW) rows.Add(read(statement));
+            if (rc != raw.SQLITE_DONE) Check(rc);
+        }
+        finally
+        {
+            raw.sqlite3_reset(statement);
+        }
+        return rows;
+    }
+
+    /// <summary>A text column of the current row, or null.</summary>
+    public static string? Text(sqlite3_stmt statement, int column) =>
+        raw.sqlite3_column_type(statement, column) == raw.SQLITE_NULL ? null : Encoding.UTF8.GetString(raw.sqlite3_column_blob(statement, column));
+
+    /// <summary>A blob column of the current row (empty for an empty blob), or null.</summary>
+    public static byte[]? Blob(sqlite3_stmt statement, int column) =>
+        raw.sqlite3_column_type(statement, column) == raw.SQLITE_NULL ? null : raw.sqlite3_column_blob(statement, column).ToArray();
+
     /// <summary>The statement for <paramref name="sql"/>, prepared once per unit of work, reset, with <paramref name="values"/> bound.</summary>
     private sqlite3_stmt Bound(string sql, object?[] values)
     {

@@ -87,6 +87,38 @@ public sealed class StatementCacheTests
         });
     }
 
+    [Test]
+    public async Task OutboxPending_ReadsTheRowsEfCoreReads_InIdOrder_AndCountsTheBacklogWhenTheLimitIsReached()
+    {
+        using var store = InMemoryStore.Orders();
+        var at = new DateTime(2026, 1, 15, 10, 30, 0, 123, DateTimeKind.Utc).AddTicks(4567);
+        await store.ReadAsync(db =>
+        {
+            for (var i = 1; i <= 4; i++)
+                db.OutboxMessages.Add(new OutboxMessage
+                {
+                    EventId = $"EVT-{i}", EventType = "OrderStatusChanged", EventVersion = i, Topic = "order-events", Key = $"ORD-{i}",
+                    Payload = i == 4 ? [] : [(byte)'{', (byte)i, 0xC3, (byte)'}'], TraceParent = i % 2 == 0 ? null : $"00-{i}", CreatedAt = at.AddSeconds(i),
+                });
+            return db.SaveChangesAsync();
+        });
+        var expected = await store.ReadAsync(db => db.OutboxMessages.AsNoTracking().OrderBy(m => m.Id).ToListAsync());
+
+        await using var db = store.NewContext();
+        var (some, backlog) = await InboxOutboxWriter.PendingAsync(db, expected[0].Id, 2, CancellationToken.None);
+        var (rest, left) = await InboxOutboxWriter.PendingAsync(db, some[^1].Id, 2, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(some.Concat(rest).Select(Describe), Is.EqualTo(expected.Skip(1).Select(Describe)));
+            Assert.That(backlog, Is.EqualTo(3), "the limit was reached: all rows after the mark are counted");
+            Assert.That(left, Is.EqualTo(1));
+        });
+
+        static string Describe(OutboxMessage m) =>
+            $"{m.Id}|{m.EventId}|{m.EventType}|{m.EventVersion}|{m.Topic}|{m.Key}|{Convert.ToHexString(m.Payload)}|{m.TraceParent ?? "null"}|{m.CreatedAt:O}";
+    }
+
     private static async Task<List<string>> StoredAsync(DbContext db, string table)
     {
         await using var command = db.Database.GetDbConnection().CreateCommand();
