@@ -39,6 +39,15 @@ internal sealed partial class OutboxRelay<TContext>(
     {
         var interval = TimeSpan.FromMilliseconds(options.Value.OutboxPollIntervalMs);
         var failures = 0;
+        try
+        {
+            producer.Connect();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Only a head start: the first message creates the client otherwise, and fails the pass if it cannot.
+            LogRelayFailed(ex, module, failures);
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -44,6 +44,16 @@ public sealed partial class SharedProducer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Creates the client now rather than at the first message. An idempotent producer needs a
+    /// producer id before it sends anything; librdkafka asks for it as soon as the client starts,
+    /// and when the broker connection is not up yet it retries only after 500 ms ("Coordinator not
+    /// up", rdkafka_idempotence.c), so a client created by the first message held that message
+    /// back half a second in about half of the short runs (docs/benchmarks.md). The relays
+    /// call this when they start.
+    /// </summary>
+    public void Connect() => _ = Current;
+
     public void Produce(string topic, Message<byte[]?, byte[]?> message, Action<DeliveryReport<byte[]?, byte[]?>> onDelivered)
     {
         try
