@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Data.Common;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
@@ -154,9 +153,6 @@ internal static class TrackedChangesWriter
             this.rows = rows;
         }
 
-        /// <summary>Rows the writer will write; null when EF Core's <c>SaveChanges</c> saves the unit of work.</summary>
-        public int? RowCount => rows?.Count;
-
         /// <summary>
         /// Writes the rows on <paramref name="statements"/>' open transaction, in the write turn:
         /// generated integer keys are assigned here (they depend on what is in the table), an
@@ -238,12 +234,10 @@ internal static class TrackedChangesWriter
     /// <summary>Parameter names by column position, built once.</summary>
     private static class ParameterNames
     {
-        private static readonly string[] Inserts = Enumerable.Range(0, 64).Select(i => $"@p{i}").ToArray();
         private static readonly string[] Sets = Enumerable.Range(0, 64).Select(i => $"@s{i}").ToArray();
         private static readonly string[] Keys = Enumerable.Range(0, 64).Select(i => $"@k{i}").ToArray();
         private static readonly string[] Tokens = Enumerable.Range(0, 64).Select(i => $"@t{i}").ToArray();
 
-        public static string Insert(int i) => Inserts[i];
         public static string Set(int i) => Sets[i];
         public static string Key(int i) => Keys[i];
         public static string Token(int i) => Tokens[i];
