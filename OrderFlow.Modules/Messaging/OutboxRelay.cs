@@ -46,7 +46,7 @@ internal sealed partial class OutboxRelay<TContext>(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Only a head start: the first message creates the client otherwise, and fails the pass if it cannot.
-            LogRelayFailed(ex, module, failures);
+            LogConnectFailed(ex, module);
         }
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -193,6 +193,9 @@ internal sealed partial class OutboxRelay<TContext>(
         if (row.TraceParent is not null) headers.Add(HeaderNames.TraceParent, Encoding.UTF8.GetBytes(row.TraceParent));
         return headers;
     }
+
+    [LoggerMessage(LogLevel.Warning, "Outbox relay of {Module}: the producer could not be created at start; the first message tries again")]
+    private partial void LogConnectFailed(Exception ex, string module);
 
     [LoggerMessage(LogLevel.Warning, "Outbox relay of {Module} failed ({Failures} in a row); retrying")]
     private partial void LogRelayFailed(Exception ex, string module, int failures);

@@ -7,9 +7,10 @@ using SQLitePCL;
 namespace OrderFlow.Persistence;
 
 /// <summary>
-/// Hot path: the inbox and outbox rows, without EF Core's query and save pipelines. Writes a batch's inbox and outbox rows untracked, with one prepared INSERT per table
-/// re-executed per row and bound by position (<see cref="StatementCache.Execute"/>), on the open transaction. These rows are only
-/// ever inserted, and tracking them cost a snapshot and a change-detection pass each (see
+/// Hot path: the inbox and outbox rows, without EF Core's query and save pipelines. A batch's inbox
+/// and outbox rows go in untracked, with one prepared INSERT per table re-executed per row and bound
+/// by position (<see cref="StatementCache.Execute"/>), on the open transaction; the inbox check and
+/// the relay's read are prepared statements too. These rows are only ever inserted, and tracking them cost a snapshot and a change-detection pass each (see
 /// docs/benchmarks.md). Table and column names come from the EF model, so the migrations stay the
 /// one schema.
 /// </summary>

@@ -77,6 +77,7 @@ public abstract class ModuleDbContext : DbContext
         IsPreloaded(orderId) ? FindPreloaded(orderId, match) : await query(cancellationToken);
 
     private Dictionary<(Type Type, string OrderId), object>? byOrder;
+    private bool byOrderIncomplete;
 
     /// <summary>
     /// From now on keeps the first tracked row of each order per <see cref="IOrderRow"/> type, so a
@@ -94,15 +95,17 @@ public abstract class ModuleDbContext : DbContext
         };
         ChangeTracker.StateChanged += (_, e) =>
         {
+            // Another tracked row of the same order and type may now be the first: the index no
+            // longer knows, so lookups scan again (handlers do not delete rows; this is the safe side).
             if (e.NewState is EntityState.Deleted or EntityState.Detached && e.Entry.Entity is IOrderRow row
                 && byOrder.TryGetValue((row.GetType(), row.OrderId), out var indexed) && ReferenceEquals(indexed, row))
-                byOrder.Remove((row.GetType(), row.OrderId));
+                byOrderIncomplete = true;
         };
     }
 
     private T? FindPreloaded<T>(string orderId, Func<T, bool> match) where T : class
     {
-        if (byOrder is null || !typeof(T).IsAssignableTo(typeof(IOrderRow))) return FindTracked(match);
+        if (byOrder is null || byOrderIncomplete || !typeof(T).IsAssignableTo(typeof(IOrderRow))) return FindTracked(match);
         if (!byOrder.TryGetValue((typeof(T), orderId), out var row)) return null;
         // A row of the order that the caller does not want (a narrower match): look at all of them.
         return row is T found && match(found) ? found : FindTracked(match);

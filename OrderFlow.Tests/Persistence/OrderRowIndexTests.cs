@@ -43,6 +43,7 @@ public sealed class OrderRowIndexTests
         var narrower = await db.FindOfOrderAsync<PaymentRequest>("ORD-2", r => r.OrderId == "ORD-2" && r.Amount == 5m, Query, CancellationToken.None);
         db.Entry(first!).State = EntityState.Detached;
         var detached = await db.FindOfOrderAsync<PaymentRequest>("ORD-1", r => r.OrderId == "ORD-1", Query, CancellationToken.None);
+        var afterDetaching = await db.FindOfOrderAsync<PaymentRequest>("ORD-3", r => r.OrderId == "ORD-3", Query, CancellationToken.None);
 
         Assert.Multiple(() =>
         {
@@ -50,6 +51,7 @@ public sealed class OrderRowIndexTests
             Assert.That(third, Is.SameAs(added));
             Assert.That(narrower, Is.Null, "the order's row does not match");
             Assert.That(detached, Is.Null, "a row no longer tracked is not found");
+            Assert.That(afterDetaching, Is.SameAs(added), "the other rows are still found");
             Assert.That(queried, Is.Zero, "preloaded orders are answered from the tracked rows");
         });
     }
