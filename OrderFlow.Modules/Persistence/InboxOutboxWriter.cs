@@ -41,23 +41,17 @@ internal static class InboxOutboxWriter
             var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
             return $"SELECT 1 FROM \"{table.Name}\" WHERE \"{entity.FindProperty(nameof(InboxMessage.EventId))!.GetColumnName(table)}\" = @p0";
         });
-        var applied = new HashSet<string>(StringComparer.Ordinal);
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        return await StatementCache.OnOpenConnectionAsync(db, statements =>
         {
-            using var statements = new StatementCache(db);
+            var applied = new HashSet<string>(StringComparer.Ordinal);
             var value = new object?[1];
             foreach (var eventId in eventIds)
             {
                 value[0] = eventId;
                 if (statements.Exists(sql, value)) applied.Add(eventId);
             }
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
-        return applied;
+            return applied;
+        }, cancellationToken);
     }
 
     private static readonly ConcurrentDictionary<Type, (string Rows, string Count, ValueConverter? CreatedAt)> PendingSql = new();
@@ -79,10 +73,8 @@ internal static class InboxOutboxWriter
                 $"SELECT count(*) FROM \"{table.Name}\" WHERE {id} > @p0",
                 entity.FindProperty(nameof(OutboxMessage.CreatedAt))!.GetValueConverter());
         });
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        return await StatementCache.OnOpenConnectionAsync(db, statements =>
         {
-            using var statements = new StatementCache(db);
             // Columns in OutboxColumns order, after the id.
             var rows = statements.Query(sql.Rows, [after, limit], row => new OutboxMessage
             {
@@ -99,11 +91,7 @@ internal static class InboxOutboxWriter
             });
             var pending = rows.Count < limit ? rows.Count : statements.Query(sql.Count, [after], row => raw.sqlite3_column_int64(row, 0))[0];
             return (rows, pending);
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
+        }, cancellationToken);
     }
 
     /// <summary>Writes the rows at once (<see cref="Prepare"/>, then <see cref="PreparedInserts.Execute"/>).</summary>

@@ -32,6 +32,25 @@ internal sealed class StatementCache(ModuleDbContext db) : IDisposable
 
     public ModuleDbContext Context => db;
 
+    /// <summary>
+    /// Runs <paramref name="use"/> with a cache of its own on the context's connection, opened for
+    /// it and closed after (EF Core leaves a connection open that was open already): for the
+    /// prepared reads outside a transaction.
+    /// </summary>
+    public static async Task<T> OnOpenConnectionAsync<T>(ModuleDbContext db, Func<StatementCache, T> use, CancellationToken cancellationToken)
+    {
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            using var statements = new StatementCache(db);
+            return use(statements);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
     /// <summary>The command for <paramref name="sql"/> with no parameters, on the current transaction.</summary>
     public DbCommand Get(string sql)
     {
