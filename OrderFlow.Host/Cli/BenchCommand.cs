@@ -264,7 +264,7 @@ internal static class BenchCommand
 
     private static void PrintSummary(JsonObject report)
     {
-        var table = new Table().AddColumns("Run", "Orders", "Orders/s", "p50 / p95 / p99 ms", "CPU ms/order", "Peak RSS MB", "Verify");
+        var table = new Table().AddColumns("Run", "Orders", "Orders/s", "p50 / p95 / p99 ms", "CPU ms/order", "KB/order", "Peak RSS MB", "Verify");
         IEnumerable<JsonNode?> runs = [report["sustained"], report["sustained_quarter"], report["batching_off"], .. (report["latency"] as JsonArray ?? [])];
         foreach (var run in runs.OfType<JsonObject>())
         {
@@ -276,6 +276,7 @@ internal static class BenchCommand
                 $"{r?["orders_per_second"]?.GetValue<double>():F0}",
                 $"{latency?["p50_ms"]?.GetValue<double>():F0} / {latency?["p95_ms"]?.GetValue<double>():F0} / {latency?["p99_ms"]?.GetValue<double>():F0}",
                 $"{run["cpu_ms_per_order"]?.GetValue<double>():F2}",
+                $"{run["allocated_kb_per_order"]?.GetValue<double>():F0}",
                 run["broker_peak_rss_mb"] is { } brokerRss
                     ? $"{run["peak_rss_mb"]?.GetValue<double>():F0} (+{brokerRss.GetValue<double>():F0} broker)"
                     : $"{run["peak_rss_mb"]?.GetValue<double>():F0}",

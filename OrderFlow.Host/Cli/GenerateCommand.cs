@@ -88,17 +88,22 @@ internal static class GenerateCommand
             var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System);
             // CPU of this process while the orders ran (the embedded broker's too when it runs here):
             // per order, a figure that noise on a shared machine moves less than orders/s.
+            // Bytes allocated on the managed heap per order: unlike time, the machine's load does
+            // not move it, so a change's effect on the garbage shows in a single pair of runs.
             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             var report = await RunWithProgressAsync(generator, settings, cancellationToken);
             var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
             var cpuMsPerOrder = report.Terminal == 0 ? 0 : cpuSeconds * 1000 / report.Terminal;
+            var allocatedKbPerOrder = report.Terminal == 0 ? 0 : (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / 1024.0 / report.Terminal;
             if (settle && !attach) await SettleAsync(cancellationToken);
             var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
-            Print(report, peakRssMb, cpuSeconds, cpuMsPerOrder);
+            Print(report, peakRssMb, cpuSeconds, cpuMsPerOrder, allocatedKbPerOrder);
             if (reportFile is not null)
                 await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new
                 {
                     report, peak_rss_mb = peakRssMb, cpu_seconds = cpuSeconds, cpu_ms_per_order = cpuMsPerOrder,
+                    allocated_kb_per_order = allocatedKbPerOrder,
                     mode = attach ? "attach" : "standalone", stages = OrderFlow.Messaging.StageTimings.Snapshot(),
                 },
                     new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }), cancellationToken);
@@ -137,7 +142,7 @@ internal static class GenerateCommand
         }), cancellationToken);
     }
 
-    private static void Print(GenerateReport report, double peakRssMb, double cpuSeconds, double cpuMsPerOrder)
+    private static void Print(GenerateReport report, double peakRssMb, double cpuSeconds, double cpuMsPerOrder, double allocatedKbPerOrder)
     {
         var table = new Table().AddColumns("Measure", "Value");
         table.AddRow("Orders", $"{report.Terminal} of {report.Orders} terminal");
@@ -148,6 +153,7 @@ internal static class GenerateCommand
         foreach (var (outcome, count) in report.Outcomes.OrderBy(o => o.Key)) table.AddRow(outcome, count.ToString());
         table.AddRow("Peak RSS", $"{peakRssMb:F0} MB");
         table.AddRow("CPU per order", $"{cpuMsPerOrder:F2} ms ({cpuSeconds / Math.Max(report.ElapsedSeconds, 1e-9):F1} of {Environment.ProcessorCount} cores)");
+        table.AddRow("Allocated per order", $"{allocatedKbPerOrder:F1} KB");
         AnsiConsole.Write(table);
         if (report.TimedOut) AnsiConsole.MarkupLine($"[red]Timed out: {report.Orders - report.Terminal} order(s) not terminal.[/]");
     }

@@ -31,6 +31,7 @@ public sealed class BenchCommandTests
                 Assert.That(report.GetProperty(part).GetProperty("verify_exit_code").GetInt32(), Is.EqualTo(0), $"{part}: verify");
                 Assert.That(report.GetProperty(part).GetProperty("broker_peak_rss_mb").GetDouble(), Is.GreaterThan(0), $"{part}: the broker ran apart");
                 Assert.That(report.GetProperty(part).GetProperty("cpu_ms_per_order").GetDouble(), Is.GreaterThan(0).And.LessThan(1_000), $"{part}: CPU per order");
+                Assert.That(report.GetProperty(part).GetProperty("allocated_kb_per_order").GetDouble(), Is.GreaterThan(1).And.LessThan(100_000), $"{part}: allocated per order");
             }
             Assert.That(report.GetProperty("sustained").GetProperty("report").GetProperty("terminal").GetInt32(), Is.EqualTo(200));
             var latency = report.GetProperty("latency")[0].GetProperty("report");
