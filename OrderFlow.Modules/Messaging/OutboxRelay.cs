@@ -90,7 +90,7 @@ internal sealed partial class OutboxRelay<TContext>(
     internal async Task<int> RelayOnceAsync(CancellationToken cancellationToken)
     {
         var mark = Stopwatch.GetTimestamp();
-        List<OutboxMessage> rows;
+        List<PendingOutboxRow> rows;
         long backlog;
         await using (var scope = scopes.CreateAsyncScope())
         {
@@ -117,7 +117,7 @@ internal sealed partial class OutboxRelay<TContext>(
             var row = rows[i];
             var message = new Message<byte[]?, byte[]?>
             {
-                Key = Encoding.UTF8.GetBytes(row.Key),
+                Key = row.Key,
                 Value = row.Payload,
                 Headers = EventHeaders(row),
             };
@@ -182,17 +182,23 @@ internal sealed partial class OutboxRelay<TContext>(
         lastDelete = Stopwatch.GetTimestamp();
     }
 
-    internal static Headers EventHeaders(OutboxMessage row)
+    internal static Headers EventHeaders(PendingOutboxRow row)
     {
         var headers = new Headers
         {
-            { HeaderNames.EventType, Encoding.UTF8.GetBytes(row.EventType) },
-            { HeaderNames.EventVersion, Encoding.UTF8.GetBytes(row.EventVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
-            { HeaderNames.EventId, Encoding.UTF8.GetBytes(row.EventId) },
+            { HeaderNames.EventType, row.EventType },
+            { HeaderNames.EventVersion, VersionText(row.EventVersion) },
+            { HeaderNames.EventId, row.EventId },
         };
-        if (row.TraceParent is not null) headers.Add(HeaderNames.TraceParent, Encoding.UTF8.GetBytes(row.TraceParent));
+        if (row.TraceParent is not null) headers.Add(HeaderNames.TraceParent, row.TraceParent);
         return headers;
     }
+
+    private static readonly byte[][] Versions = Enumerable.Range(0, 10).Select(v => Encoding.UTF8.GetBytes(v.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+
+    // The producer copies header values when it sends (rd_kafka_producev), so one array per version is shared.
+    private static byte[] VersionText(int version) =>
+        version is >= 0 and < 10 ? Versions[version] : Encoding.UTF8.GetBytes(version.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     [LoggerMessage(LogLevel.Warning, "Outbox relay of {Module}: the producer could not be created at start; the first message tries again")]
     private partial void LogConnectFailed(Exception ex, string module);

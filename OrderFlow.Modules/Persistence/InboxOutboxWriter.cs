@@ -54,14 +54,21 @@ internal static class InboxOutboxWriter
         }, cancellationToken);
     }
 
-    private static readonly ConcurrentDictionary<Type, (string Rows, string Count, ValueConverter? CreatedAt)> PendingSql = new();
+    private static readonly ConcurrentDictionary<Type, (string Rows, string Count)> PendingSql = new();
+
+    private static readonly string[] PendingColumns =
+    [
+        nameof(OutboxMessage.Id), nameof(OutboxMessage.Topic), nameof(OutboxMessage.Key), nameof(OutboxMessage.Payload),
+        nameof(OutboxMessage.EventType), nameof(OutboxMessage.EventVersion), nameof(OutboxMessage.EventId), nameof(OutboxMessage.TraceParent),
+    ];
 
     /// <summary>
     /// The outbox rows after id <paramref name="after"/>, in id order, at most <paramref name="limit"/>
     /// (the relay's read); and how many there are in all when the limit is reached, else the rows'
-    /// count. Prepared statements rather than EF Core's query pipeline and materializer.
+    /// count. Prepared statements rather than EF Core's query pipeline and materializer; text
+    /// columns are read as their UTF-8 bytes, the form the producer sends.
     /// </summary>
-    public static async Task<(List<OutboxMessage> Rows, long Pending)> PendingAsync(ModuleDbContext db, long after, int limit, CancellationToken cancellationToken)
+    public static async Task<(List<PendingOutboxRow> Rows, long Pending)> PendingAsync(ModuleDbContext db, long after, int limit, CancellationToken cancellationToken)
     {
         var sql = PendingSql.GetOrAdd(db.GetType(), _ =>
         {
@@ -69,25 +76,29 @@ internal static class InboxOutboxWriter
             var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
             string Column(string property) => $"\"{entity.FindProperty(property)!.GetColumnName(table)}\"";
             var id = Column(nameof(OutboxMessage.Id));
-            return ($"SELECT {id}, {string.Join(", ", OutboxColumns.Select(Column))} FROM \"{table.Name}\" WHERE {id} > @p0 ORDER BY {id} LIMIT @p1",
-                $"SELECT count(*) FROM \"{table.Name}\" WHERE {id} > @p0",
-                entity.FindProperty(nameof(OutboxMessage.CreatedAt))!.GetValueConverter());
+            return ($"SELECT {string.Join(", ", PendingColumns.Select(Column))} FROM \"{table.Name}\" WHERE {id} > @p0 ORDER BY {id} LIMIT @p1",
+                $"SELECT count(*) FROM \"{table.Name}\" WHERE {id} > @p0");
         });
         return await StatementCache.OnOpenConnectionAsync(db, statements =>
         {
-            // Columns in OutboxColumns order, after the id.
-            var rows = statements.Query(sql.Rows, [after, limit], row => new OutboxMessage
+            // A relay's rows go to one or two topics: the previous row's name is reused when the bytes match.
+            var topic = (Bytes: Array.Empty<byte>(), Name: "");
+            // Columns in PendingColumns order.
+            var rows = statements.Query(sql.Rows, [after, limit], row =>
             {
-                Id = raw.sqlite3_column_int64(row, 0),
-                EventId = StatementCache.Text(row, 1)!,
-                EventType = StatementCache.Text(row, 2)!,
-                EventVersion = raw.sqlite3_column_int(row, 3),
-                Topic = StatementCache.Text(row, 4)!,
-                Key = StatementCache.Text(row, 5)!,
-                Payload = StatementCache.Blob(row, 6)!,
-                TraceParent = StatementCache.Text(row, 7),
-                // As EF Core reads it: the model's converter (SqliteDateTimeText on SQLite).
-                CreatedAt = (DateTime)sql.CreatedAt!.ConvertFromProvider(StatementCache.Text(row, 8))!,
+                var topicBytes = raw.sqlite3_column_blob(row, 1);
+                if (!topicBytes.SequenceEqual(topic.Bytes)) topic = (topicBytes.ToArray(), System.Text.Encoding.UTF8.GetString(topicBytes));
+                return new PendingOutboxRow
+                {
+                    Id = raw.sqlite3_column_int64(row, 0),
+                    Topic = topic.Name,
+                    Key = StatementCache.Blob(row, 2)!,
+                    Payload = StatementCache.Blob(row, 3)!,
+                    EventType = StatementCache.Blob(row, 4)!,
+                    EventVersion = raw.sqlite3_column_int(row, 5),
+                    EventId = StatementCache.Blob(row, 6)!,
+                    TraceParent = StatementCache.Blob(row, 7),
+                };
             });
             var pending = rows.Count < limit ? rows.Count : statements.Query(sql.Count, [after], row => raw.sqlite3_column_int64(row, 0))[0];
             return (rows, pending);

@@ -6,6 +6,8 @@ using Microsoft.EntityFrameworkCore;
 using OrderFlow.Contracts;
 using OrderFlow.Messaging;
 using OrderFlow.Orders.Data;
+using OrderFlow.Persistence;
+using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Contracts;
 
@@ -144,16 +146,21 @@ public sealed class WireFormatTests
     }
 
     [Test]
-    public void EventHeaders_WhenOutboxRowIsRelayed_CarriesTypeVersionIdAndTraceParent()
+    public async Task EventHeaders_WhenOutboxRowIsRelayed_CarriesTypeVersionIdAndTraceParent()
     {
         // Outbox prefers the ambient activity's trace; this test is about the traceparent it is given.
         Activity.Current = null;
-        using var db = NewOrdersDbContext();
-        var outbox = new Outbox(db, TraceParent, At);
+        using var store = InMemoryStore.Orders();
         var evt = OrderCreatedV2();
-        outbox.Add(evt);
+        await store.ReadAsync(db =>
+        {
+            new Outbox(db, TraceParent, At).Add(evt);
+            return db.SaveChangesAsync();
+        });
+        await using var db = store.NewContext();
+        var (rows, _) = await InboxOutboxWriter.PendingAsync(db, 0, 10, CancellationToken.None);
 
-        var headers = OutboxRelay<OrdersDbContext>.EventHeaders(db.OutboxMessages.Local.Single());
+        var headers = OutboxRelay<OrdersDbContext>.EventHeaders(rows.Single());
 
         Assert.That(headers.Select(h => h.Key), Is.EquivalentTo(new[]
         {
@@ -171,10 +178,10 @@ public sealed class WireFormatTests
     [Test]
     public void EventHeaders_WhenRowHasNoTraceParent_LeavesTheHeaderOut()
     {
-        var row = new OrderFlow.Persistence.OutboxMessage
+        var row = new PendingOutboxRow
         {
-            EventId = "019a5a3c8c0e7b3e9f1d2a4b5c6d7e8f", EventType = "OrderCancelled", EventVersion = 1,
-            Topic = Topics.OrderEvents, Key = "ORD-123456", Payload = [], TraceParent = null,
+            EventId = "019a5a3c8c0e7b3e9f1d2a4b5c6d7e8f"u8.ToArray(), EventType = "OrderCancelled"u8.ToArray(), EventVersion = 1,
+            Topic = Topics.OrderEvents, Key = "ORD-123456"u8.ToArray(), Payload = [], TraceParent = null,
         };
 
         var headers = OutboxRelay<OrdersDbContext>.EventHeaders(row);

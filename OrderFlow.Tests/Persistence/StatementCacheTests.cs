@@ -97,7 +97,7 @@ public sealed class StatementCacheTests
             for (var i = 1; i <= 4; i++)
                 db.OutboxMessages.Add(new OutboxMessage
                 {
-                    EventId = $"EVT-{i}", EventType = "OrderStatusChanged", EventVersion = i, Topic = "order-events", Key = $"ORD-{i}",
+                    EventId = $"EVT-{i}", EventType = "OrderStatusChanged", EventVersion = i, Topic = i == 3 ? "payment-events" : "order-events", Key = $"ORD-{i}",
                     Payload = i == 4 ? [] : [(byte)'{', (byte)i, 0xC3, (byte)'}'], TraceParent = i % 2 == 0 ? null : $"00-{i}", CreatedAt = at.AddSeconds(i),
                 });
             return db.SaveChangesAsync();
@@ -110,13 +110,17 @@ public sealed class StatementCacheTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(some.Concat(rest).Select(Describe), Is.EqualTo(expected.Skip(1).Select(Describe)));
+            Assert.That(some.Concat(rest).Select(Read), Is.EqualTo(expected.Skip(1).Select(Describe)));
             Assert.That(backlog, Is.EqualTo(3), "the limit was reached: all rows after the mark are counted");
             Assert.That(left, Is.EqualTo(1));
         });
 
         static string Describe(OutboxMessage m) =>
-            $"{m.Id}|{m.EventId}|{m.EventType}|{m.EventVersion}|{m.Topic}|{m.Key}|{Convert.ToHexString(m.Payload)}|{m.TraceParent ?? "null"}|{m.CreatedAt:O}";
+            $"{m.Id}|{m.EventId}|{m.EventType}|{m.EventVersion}|{m.Topic}|{m.Key}|{Convert.ToHexString(m.Payload)}|{m.TraceParent ?? "null"}";
+        // The relay's form: text columns as their UTF-8 bytes.
+        static string Read(PendingOutboxRow r) =>
+            $"{r.Id}|{Utf8(r.EventId)}|{Utf8(r.EventType)}|{r.EventVersion}|{r.Topic}|{Utf8(r.Key)}|{Convert.ToHexString(r.Payload)}|{(r.TraceParent is null ? "null" : Utf8(r.TraceParent))}";
+        static string Utf8(byte[] bytes) => System.Text.Encoding.UTF8.GetString(bytes);
     }
 
     private static async Task<List<string>> StoredAsync(DbContext db, string table)
