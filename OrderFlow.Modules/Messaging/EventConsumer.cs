@@ -85,7 +85,7 @@ internal sealed partial class EventConsumer<TContext>(
                 catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_NoOffset) { }
                 catch (KafkaException ex) { LogCommitFailed(ex, registration.Module); }
                 LogRevoked(registration.Module, Describe(partitions.Select(p => p.Topic)));
-            }));
+            }), new UnhandledPayloadFilter(registration, settings.MaxMessageBytes));
         consumer.Subscribe(registration.Topics);
         pool.Start(consumer);
 

@@ -36,6 +36,7 @@ internal sealed class IncomingMessage
     {
         var value = raw.Message.Value;
         var headers = raw.Message.Headers;
+        if (ReferenceEquals(value, UnhandledPayloadFilter.Skipped)) return new IncomingMessage { Raw = raw, Ignored = true };
         if (value is null || value.Length == 0) return Dead(raw, "empty payload");
         if (value.Length > maxBytes) return Dead(raw, $"oversize message: {value.Length} bytes, limit {maxBytes}");
 

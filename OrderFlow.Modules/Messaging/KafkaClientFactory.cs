@@ -100,13 +100,13 @@ public sealed class KafkaClientFactory(IOptions<KafkaOptions> options)
         return config;
     }
 
-    public IConsumer<byte[]?, byte[]?> CreateRawConsumer(string groupId, Action<ConsumerBuilder<byte[]?, byte[]?>>? configure = null)
+    public IConsumer<byte[]?, byte[]?> CreateRawConsumer(string groupId, Action<ConsumerBuilder<byte[]?, byte[]?>>? configure = null, IDeserializer<byte[]?>? values = null)
     {
         // Raw bytes in, parsed inside the loop: a throwing deserializer would move the position
         // past the message and lose it instead of dead-lettering it (confluent-kafka-dotnet #1421).
         var builder = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfig(groupId))
             .SetKeyDeserializer(Deserializers.ByteArray)
-            .SetValueDeserializer(Deserializers.ByteArray);
+            .SetValueDeserializer(values ?? Deserializers.ByteArray);
         configure?.Invoke(builder);
         return builder.Build();
     }
