@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Confluent.Kafka;
@@ -425,7 +426,7 @@ internal sealed partial class EventConsumer<TContext>(
     {
         if (!MessagingTelemetry.Source.HasListeners()) return null;
         ActivityContext.TryParse(message.TraceParent, null, out var parent);
-        var activity = MessagingTelemetry.Source.StartActivity($"{registration.Module} {message.Event!.EventType}", ActivityKind.Consumer, parent);
+        var activity = MessagingTelemetry.Source.StartActivity(SpanName(message.Event!.EventType), ActivityKind.Consumer, parent);
         activity?.SetTag("messaging.system", "kafka");
         activity?.SetTag("messaging.destination.name", message.Raw.Topic);
         activity?.SetTag("messaging.consumer.group.name", registration.GroupId);
@@ -434,6 +435,11 @@ internal sealed partial class EventConsumer<TContext>(
         activity?.SetTag("orderflow.event_id", message.Event.EventId);
         return activity;
     }
+
+    private readonly ConcurrentDictionary<string, string> spanNames = new(StringComparer.Ordinal);
+
+    /// <summary>"&lt;module&gt; &lt;EventType&gt;", built once per event type rather than per message.</summary>
+    private string SpanName(string eventType) => spanNames.GetOrAdd(eventType, static (type, module) => $"{module} {type}", registration.Module);
 
     private async Task DeadLetterAsync(IncomingMessage message, string error, int attempts, CancellationToken stoppingToken)
     {

@@ -20,11 +20,12 @@ public sealed class EventConsumerRegistration
     internal EventConsumerRegistration(string module, IReadOnlyList<string> topics)
     {
         Module = module;
+        GroupId = $"orderflow-{module}";
         Topics = topics;
     }
 
     public string Module { get; }
-    public string GroupId => $"orderflow-{Module}";
+    public string GroupId { get; }
     public IReadOnlyList<string> Topics { get; }
     internal Dictionary<string, HandlerBinding> Handlers { get; } = new(StringComparer.Ordinal);
 

@@ -43,9 +43,15 @@ public sealed class Outbox
     public string TraceParent => traceParent;
 
     /// <summary>The trace id of this unit of work.</summary>
-    public string TraceId => Tracing.TraceIdOf(traceParent);
+    public string TraceId => traceId ??= Tracing.TraceIdOf(traceParent);
+
+    private string? traceId;
+    private ActivityTraceId? activityTraceId;
 
     public IReadOnlyList<IntegrationEvent> Added => added;
+
+    // Compared as ids, not as hex strings: one string fewer per event.
+    private ActivityTraceId ActivityTraceIdOfTrace() => activityTraceId ??= ActivityTraceId.CreateFromString(TraceId);
 
     public void Add(IntegrationEvent evt)
     {
@@ -59,7 +65,7 @@ public sealed class Outbox
             Topic = EventCatalog.TopicOf(evt.GetType()),
             Key = evt.OrderId,
             Payload = EventJson.Serialize(evt),
-            TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && current.TraceId.ToHexString() == TraceId ? current.Id : traceParent,
+            TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && current.TraceId == ActivityTraceIdOfTrace() ? current.Id : traceParent,
             CreatedAt = now,
         };
         if (rows is not null) rows.Add(row);
