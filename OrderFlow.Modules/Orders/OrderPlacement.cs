@@ -75,14 +75,14 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
             var held = System.Diagnostics.Stopwatch.GetTimestamp();
             using (var statements = new StatementCache(db))
             {
-                // The tracker is cleared below: the rows need not be marked saved.
+                // The inserts are discarded below: the rows need not be marked saved.
                 await save.ExecuteAsync(statements, cancellationToken);
                 inserts.Execute(statements);
             }
             await transaction.CommitAsync(cancellationToken);
             StageTimings.Record("generator.gate-held", held, requests.Count);
         }
-        db.ChangeTracker.Clear();
+        db.DiscardInserts();
         signal.Notify();
         return orders;
     }
@@ -123,7 +123,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
             UpdatedAt = now,
         };
         order.History.Add(new OrderTransition { From = "", To = nameof(OrderStatus.Created), At = now });
-        db.Orders.Add(order);
+        db.Insert(order);
         outbox.Add(order.ToCreatedEvent());
         return order;
     }

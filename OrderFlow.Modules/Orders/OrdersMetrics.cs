@@ -31,6 +31,12 @@ public sealed class OrdersMetrics
 
     private void Collect(OrdersDbContext db)
     {
+        // Orders placed in bulk are inserted untracked (ModuleDbContext.Insert).
+        foreach (var order in db.Inserted<Order>())
+        {
+            db.AfterCommit(() => created.Add(1));
+            if (order.IsTerminal) AfterTerminal(db, order);
+        }
         foreach (var entry in db.ChangeTracker.Entries<Order>())
         {
             var order = entry.Entity;

@@ -74,7 +74,63 @@ public abstract class ModuleDbContext : DbContext
     /// </summary>
     public async ValueTask<T?> FindOfOrderAsync<T>(string orderId, Func<T, bool> match, Func<CancellationToken, Task<T?>> query, CancellationToken cancellationToken)
         where T : class =>
-        IsPreloaded(orderId) ? FindPreloaded(orderId, match) : await query(cancellationToken);
+        FindInserted(orderId, match) ?? (IsPreloaded(orderId) ? FindPreloaded(orderId, match) : await query(cancellationToken));
+
+    private List<object>? inserts;
+    private Dictionary<(Type Type, string OrderId), object>? insertedByOrder;
+
+    /// <summary>
+    /// Adds a row that this unit of work only inserts, without tracking it: no snapshot, no change
+    /// detection, no identity map entry. The consumers' writer (<see cref="TrackedChangesWriter"/>)
+    /// inserts it with the tracked changes; EF Core's <c>SaveChanges</c> adds it to the change
+    /// tracker first. Values are read when the unit of work is saved, so the row may still be
+    /// filled in after this call. <see cref="FindOfOrderAsync{T}"/> finds it. Not for a row the
+    /// same unit of work changes or deletes again, nor one whose table generates its key.
+    /// </summary>
+    public void Insert<T>(T row) where T : class
+    {
+        (inserts ??= []).Add(row);
+        if (row is IOrderRow ofOrder) (insertedByOrder ??= []).TryAdd((typeof(T), ofOrder.OrderId), row);
+    }
+
+    /// <summary>The rows <see cref="Insert{T}"/> added and no save has written yet.</summary>
+    internal IReadOnlyList<object> PendingInserts => inserts ?? (IReadOnlyList<object>)[];
+
+    /// <summary>The pending inserts of type <typeparamref name="T"/> (<see cref="Insert{T}"/>).</summary>
+    public IEnumerable<T> Inserted<T>() => inserts?.OfType<T>() ?? [];
+
+    /// <summary>Forgets the pending inserts: they were written (or the unit of work is dropped).</summary>
+    internal void DiscardInserts() => (inserts, insertedByOrder) = (null, null);
+
+    private T? FindInserted<T>(string orderId, Func<T, bool> match) where T : class
+    {
+        if (inserts is null) return null;
+        if (!typeof(T).IsAssignableTo(typeof(IOrderRow))) return inserts.OfType<T>().FirstOrDefault(match);
+        if (insertedByOrder is null || !insertedByOrder.TryGetValue((typeof(T), orderId), out var row)) return null;
+        return row is T found && match(found) ? found : inserts.OfType<T>().FirstOrDefault(match);
+    }
+
+    // EF Core's own save: the pending inserts join the change tracker first, so SaveChanges (and
+    // everything it raises: SavingChanges, the metrics) sees them as added rows.
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        TrackInserts();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        TrackInserts();
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    private void TrackInserts()
+    {
+        if (inserts is null) return;
+        var rows = inserts;
+        DiscardInserts();
+        AddRange(rows);
+    }
 
     private Dictionary<(Type Type, string OrderId), object>? byOrder;
     private bool byOrderIncomplete;

@@ -23,6 +23,12 @@ namespace OrderFlow.Persistence;
 /// <see cref="ModuleDbContext.SaveFailed"/> are raised as for <c>SaveChanges</c>.
 /// </para>
 /// <para>
+/// Rows a unit of work only inserts (<see cref="ModuleDbContext.Insert{T}"/>: orders placed in bulk,
+/// payment requests and ledger entries, notifications) are not tracked at all: their values are read
+/// from the objects through the model's getters and converters, with the same INSERT a tracked row
+/// gets. An untracked row with owned rows or a generated key sends the unit of work to EF Core.
+/// </para>
+/// <para>
 /// Anything else — a deleted row, an entity mapped to JSON or sharing a table, a relationship that is
 /// not ownership, a store default or computed column, a column whose stored type the writer does
 /// not bind (<see cref="StatementCache.CanBind"/>), a generated key that is not one integer
@@ -77,10 +83,20 @@ internal static class TrackedChangesWriter
                 if (entry.State is EntityState.Deleted || ShapeOf(entry.Metadata) is null) return new PreparedSave(db, null);
                 (changed ??= []).Add(entry);
             }
-            if (changed is null) return new PreparedSave(db, []);
+            var inserts = db.PendingInserts;
+            TableShape[]? insertShapes = null;
+            for (var i = 0; i < inserts.Count; i++)
+            {
+                if (UntrackedShapeOf(db, inserts[i].GetType()) is not { } shape) return new PreparedSave(db, null);
+                (insertShapes ??= new TableShape[inserts.Count])[i] = shape;
+            }
+            if (changed is null && insertShapes is null) return new PreparedSave(db, []);
 
             db.OnSaving();
-            var rows = new List<PreparedRow>(changed.Count);
+            var rows = new List<PreparedRow>((changed?.Count ?? 0) + inserts.Count);
+            // Untracked rows own nothing and are owned by nothing (UntrackedShapeOf): any place in the order will do.
+            for (var i = 0; i < inserts.Count; i++) rows.Add(PrepareInsert(inserts[i], insertShapes![i]));
+            if (changed is null) return new PreparedSave(db, rows);
             // Owners before what they own: an owned row's foreign key points at its owner.
             foreach (var entry in changed.OrderBy(e => ShapeOf(e.Metadata)!.Depth))
             {
@@ -95,6 +111,28 @@ internal static class TrackedChangesWriter
             tracker.AutoDetectChangesEnabled = detect;
         }
     }
+
+    /// <summary>A row added by <see cref="ModuleDbContext.Insert{T}"/>: its values read from the object, through the model's getters and converters.</summary>
+    private static PreparedRow PrepareInsert(object row, TableShape shape)
+    {
+        var values = new object?[shape.Columns.Length];
+        for (var i = 0; i < shape.Columns.Length; i++) values[i] = shape.ToProvider(i, shape.Columns[i].GetGetter().GetClrValueUsingContainingEntity(row));
+        return new PreparedRow(null, shape, shape.InsertSql, values, IsUpdate: false, GeneratesKey: false);
+    }
+
+    private static readonly ConcurrentDictionary<(Type Context, Type Row), TableShape?> UntrackedShapes = new();
+
+    /// <summary>
+    /// The shape of a row inserted untracked, or null (then EF Core saves the unit of work): a table
+    /// of its own whose key is not generated, and no navigations (owned rows would need their owner's
+    /// entry).
+    /// </summary>
+    private static TableShape? UntrackedShapeOf(ModuleDbContext db, Type row) => UntrackedShapes.GetOrAdd((db.GetType(), row), key =>
+    {
+        var type = db.Model.FindEntityType(key.Row);
+        if (type is null || type.IsOwned() || type.GetNavigations().Any() || type.GetSkipNavigations().Any()) return null;
+        return ShapeOf(type) is { GeneratedKey: null } shape ? shape : null;
+    });
 
     private static PreparedRow PrepareInsert(EntityEntry entry, TableShape shape)
     {
@@ -138,7 +176,7 @@ internal static class TrackedChangesWriter
     }
 
     /// <summary>One row's statement and its parameter values (provider values, in parameter order), built before the write turn.</summary>
-    internal sealed record PreparedRow(EntityEntry Entry, TableShape Shape, string Sql, object?[] Values, bool IsUpdate, bool GeneratesKey);
+    internal sealed record PreparedRow(EntityEntry? Entry, TableShape Shape, string Sql, object?[] Values, bool IsUpdate, bool GeneratesKey);
 
     /// <summary>A save prepared by <see cref="Prepare"/>: the rows to write, or (null) a unit of work for EF Core's <c>SaveChanges</c>.</summary>
     internal sealed class PreparedSave
@@ -178,7 +216,7 @@ internal static class TrackedChangesWriter
                     if (row.GeneratesKey) AssignKey(statements, row, nextIds);
                     if (statements.Execute(row.Sql, row.Values) != 1 && row.IsUpdate)
                     {
-                        var original = row.Entry.OriginalValues;
+                        var original = row.Entry!.OriginalValues;
                         throw new DbUpdateConcurrencyException(
                             $"{row.Entry.Metadata.DisplayName()} {string.Join(", ", row.Shape.Keys.Select(k => original[k]))} was changed or removed since it was read");
                     }
@@ -196,6 +234,7 @@ internal static class TrackedChangesWriter
         public void AcceptChanges()
         {
             if (rows is not { Count: > 0 }) return;
+            db.DiscardInserts();
             var tracker = db.ChangeTracker;
             var detect = tracker.AutoDetectChangesEnabled;
             tracker.AutoDetectChangesEnabled = false;
@@ -211,7 +250,7 @@ internal static class TrackedChangesWriter
 
         private static void AssignKey(StatementCache statements, PreparedRow row, Dictionary<IEntityType, long> nextIds)
         {
-            var entry = row.Entry;
+            var entry = row.Entry!;
             var key = row.Shape.GeneratedKey!;
             if (!nextIds.TryGetValue(entry.Metadata, out var next)) next = HighestId(statements, row.Shape) + 1;
             nextIds[entry.Metadata] = next + 1;

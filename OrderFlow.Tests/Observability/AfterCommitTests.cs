@@ -76,6 +76,20 @@ public sealed class AfterCommitTests
         Assert.That(window.Quantile("orderflow.order.duration", TimeSpan.FromMinutes(1), 0.5), Is.EqualTo(2).Within(8).Percent);
     }
 
+    [Test]
+    public async Task OrdersMetrics_WhenOrdersArePlacedInBulkUntracked_CountEachOnceOnCommit()
+    {
+        await using var db = Context();
+        var placement = new OrderPlacement(db, new OutboxSignal<OrdersDbContext>(), TimeProvider.System);
+
+        var placed = await placement.PlaceManyAsync([new NewOrder("USER-1", [new NewOrderLine("PROD-1", 1, 10m)]), new NewOrder("USER-2", [new NewOrderLine("PROD-2", 2, 5m)])], CancellationToken.None);
+
+        Assert.That(db.ChangeTracker.Entries(), Is.Empty, "the orders were inserted untracked");
+        Assert.That(window.Total("orderflow.orders.created"), Is.EqualTo(2));
+        await using var fresh = Context();
+        Assert.That(await fresh.Orders.Select(o => o.Id).ToListAsync(), Is.EquivalentTo(placed.Select(o => o.Id)));
+    }
+
     private OrdersDbContext Context() =>
         new(new DbContextOptionsBuilder<OrdersDbContext>().UseSqlite(connection).AddInterceptors(AfterCommitInterceptor.Instance).Options, metrics);
 

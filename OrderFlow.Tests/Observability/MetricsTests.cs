@@ -25,9 +25,12 @@ public sealed partial class MetricsTests
         ids.Add(await host.PlaceOrderAsync("USER-R", ("PROD-NOPE", 1, 1m)));
         foreach (var id in ids) await Eventually.Until(async () => (await host.GetOrderAsync(id)).GetProperty("is_terminal").GetBoolean(), $"{id} terminal");
 
+        // Orders publishes OrderCancelled and the terminal status together: Notification may apply
+        // the status before Inventory applies OrderCancelled, so both are waited for.
         var samples = await Eventually.Value(host.MetricsAsync,
-            s => Sum(s, "orderflow_messages_processed_total", "notification") == ids.Count,
-            "the notification module to have applied one terminal status per order");
+            s => Sum(s, "orderflow_messages_processed_total", "notification") == ids.Count
+                 && Sum(s, "orderflow_messages_processed_total", "inventory") >= ids.Count + 2 + 2,
+            "the notification module to have applied one terminal status per order, and inventory the compensations");
 
         Assert.That(Sum(samples, "orderflow_orders_created_total"), Is.EqualTo(ids.Count));
         Assert.That(Terminal(samples, "Completed", "none"), Is.EqualTo(6));

@@ -266,6 +266,101 @@ public sealed class TrackedChangesWriterTests
         });
     }
 
+    [Test]
+    public async Task Save_OfRowsInsertedUntracked_LeavesTheRowsSaveChangesLeavesAndTracksNothing()
+    {
+        using var byEf = InMemoryStore.Payment();
+        using var byWriter = InMemoryStore.Payment();
+        int tracked = -1;
+
+        foreach (var (store, useWriter) in new[] { (byEf, false), (byWriter, true) })
+        {
+            await SaveAsync(store, useWriter, db =>
+            {
+                var request = new PaymentRequest { OrderId = "ORD-1", Status = PaymentStatus.Pending, UpdatedAt = At };
+                db.Insert(request);
+                // Values are read when the unit of work is saved: filled in after Insert, they are written.
+                request.Amount = 59.97m;
+                request.UserId = "USER-1";
+                db.Insert(new LedgerEntry { Id = "PAY-1", OrderId = "ORD-1", Kind = LedgerKind.Charge, Amount = 59.97m, At = At });
+                db.Requests.Add(new PaymentRequest { OrderId = "ORD-2", Amount = 1m, Status = PaymentStatus.Pending, UpdatedAt = At });
+                if (useWriter) tracked = db.ChangeTracker.Entries().Count();
+                return Task.CompletedTask;
+            });
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(tracked, Is.EqualTo(1), "only the row added through the DbSet is tracked");
+            Assert.That(Rows(byWriter, "payment_requests"), Has.Count.EqualTo(2));
+            Assert.That(Rows(byWriter, "payment_requests").OrderBy(r => r[0]), Is.EqualTo(Rows(byEf, "payment_requests").OrderBy(r => r[0])));
+            Assert.That(Rows(byWriter, "payment_ledger"), Is.EqualTo(Rows(byEf, "payment_ledger")));
+        });
+    }
+
+    [Test]
+    public async Task Save_OfAnUntrackedRowWithOwnedRows_LeavesTheUnitOfWorkToSaveChanges()
+    {
+        using var store = InMemoryStore.Inventory();
+
+        await SaveAsync(store, useWriter: true, db =>
+        {
+            db.Insert(NewReservation("RSV-1", "ORD-1", "PROD-001", "PROD-002"));
+            return Task.CompletedTask;
+        });
+
+        var saved = await store.ReadAsync(db => db.Reservations.Include(r => r.Lines).AsNoTracking().SingleAsync());
+        Assert.That(saved.Lines.Select(l => l.ProductId), Is.EquivalentTo(new[] { "PROD-001", "PROD-002" }));
+    }
+
+    [Test]
+    public async Task Save_OfUntrackedRows_WritesThemOnceAndRaisesSavingWithThemPending()
+    {
+        using var store = InMemoryStore.Payment();
+        await using var db = store.NewContext();
+        var pendingWhenSaving = -1;
+        db.Saving += () => { if (pendingWhenSaving < 0) pendingWhenSaving = db.Inserted<LedgerEntry>().Count(); };
+        db.Insert(new LedgerEntry { Id = "PAY-1", OrderId = "ORD-1", Kind = LedgerKind.Charge, Amount = 1m, At = At });
+
+        await using (var transaction = await db.Database.BeginTransactionAsync())
+        {
+            using var statements = new StatementCache(db);
+            await TrackedChangesWriter.SaveAsync(statements, CancellationToken.None);
+            await TrackedChangesWriter.SaveAsync(statements, CancellationToken.None);
+            await db.SaveChangesAsync();
+            await transaction.CommitAsync();
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(pendingWhenSaving, Is.EqualTo(1), "the metrics see the row while the save is prepared");
+            Assert.That(db.Inserted<LedgerEntry>(), Is.Empty);
+            Assert.That(Rows(store, "payment_ledger"), Has.Count.EqualTo(1), "a second save and SaveChanges write nothing again");
+        });
+    }
+
+    [Test]
+    public async Task FindOfOrder_OfARowInsertedUntracked_FindsItWithoutAQuery()
+    {
+        using var store = InMemoryStore.Payment();
+        await using var db = store.NewContext();
+        var stored = new PaymentRequest { OrderId = "ORD-0", Status = PaymentStatus.Pending, UpdatedAt = At };
+        // A row of another kind first: the lookup by order must not depend on what was inserted before.
+        db.Insert(new LedgerEntry { Id = "PAY-0", OrderId = "ORD-0", Kind = LedgerKind.Charge, Amount = 1m, At = At });
+        var before = await db.FindOfOrderAsync<PaymentRequest>("ORD-0", r => r.OrderId == "ORD-0", _ => Task.FromResult<PaymentRequest?>(stored), CancellationToken.None);
+        var request = new PaymentRequest { OrderId = "ORD-1", Status = PaymentStatus.Pending, UpdatedAt = At };
+        db.Insert(request);
+
+        var found = await db.FindOfOrderAsync<PaymentRequest>("ORD-1", r => r.OrderId == "ORD-1",
+            _ => throw new AssertionException("the inserted row is found without a query"), CancellationToken.None);
+        var other = await db.FindOfOrderAsync<PaymentRequest>("ORD-2", r => r.OrderId == "ORD-2",
+            _ => Task.FromResult<PaymentRequest?>(null), CancellationToken.None);
+
+        Assert.That(before, Is.SameAs(stored), "no row of the order was inserted: the query answers");
+        Assert.That(found, Is.SameAs(request));
+        Assert.That(other, Is.Null);
+    }
+
     private static async Task SaveAsync<TContext>(InMemoryStore<TContext> store, bool useWriter, Func<TContext, Task> change)
         where TContext : ModuleDbContext
     {

@@ -25,7 +25,7 @@ internal sealed partial class OrderStatusChangedHandler(NotificationDbContext db
             Message = MessageFor(evt),
             SentAt = clock.GetUtcNow().UtcDateTime,
         };
-        db.Notifications.Add(notification);
+        db.Insert(notification);   // a notification is only ever inserted
         outbox.Add(new NotificationSent
         {
             OrderId = evt.OrderId,

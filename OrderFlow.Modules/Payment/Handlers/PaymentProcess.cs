@@ -14,7 +14,8 @@ internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway
             ct => db.Requests.FindAsync([orderId], ct).AsTask(), cancellationToken);
         if (request is not null) return request;
         request = new PaymentRequest { OrderId = orderId, Status = PaymentStatus.Pending, UpdatedAt = clock.GetUtcNow().UtcDateTime };
-        db.Requests.Add(request);
+        // Filled in by the caller; a later unit of work changes it, this one only inserts it.
+        db.Insert(request);
         return request;
     }
 
@@ -38,7 +39,7 @@ internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway
 
         request.Status = PaymentStatus.Charged;
         request.PaymentId = "PAY-" + Ids.NewVersion7().ToString("N").ToUpperInvariant();
-        db.Ledger.Add(new LedgerEntry { Id = request.PaymentId, OrderId = request.OrderId, Kind = LedgerKind.Charge, Amount = amount, At = now });
+        db.Insert(new LedgerEntry { Id = request.PaymentId, OrderId = request.OrderId, Kind = LedgerKind.Charge, Amount = amount, At = now });
         metrics?.Completed(db);
         outbox.Add(new PaymentCompleted { OrderId = request.OrderId, PaymentId = request.PaymentId, Amount = amount, Timestamp = now });
     }
@@ -59,7 +60,7 @@ internal sealed class PaymentProcess(PaymentDbContext db, PaymentGateway gateway
 
         request.Status = PaymentStatus.Refunded;
         metrics?.Refunded(db);
-        db.Ledger.Add(new LedgerEntry { Id = "RFD-" + request.PaymentId![4..], OrderId = request.OrderId, Kind = LedgerKind.Refund, Amount = request.Amount!.Value, At = now });
+        db.Insert(new LedgerEntry { Id = "RFD-" + request.PaymentId![4..], OrderId = request.OrderId, Kind = LedgerKind.Refund, Amount = request.Amount!.Value, At = now });
         outbox.Add(new PaymentRefunded { OrderId = request.OrderId, PaymentId = request.PaymentId, Amount = request.Amount.Value, Reason = reason, Timestamp = now });
     }
 }
