@@ -83,9 +83,10 @@ public abstract class ModuleDbContext : DbContext
     /// Adds a row that this unit of work only inserts, without tracking it: no snapshot, no change
     /// detection, no identity map entry. The consumers' writer (<see cref="TrackedChangesWriter"/>)
     /// inserts it with the tracked changes; EF Core's <c>SaveChanges</c> adds it to the change
-    /// tracker first. Values are read when the unit of work is saved, so the row may still be
-    /// filled in after this call. <see cref="FindOfOrderAsync{T}"/> finds it. Not for a row the
-    /// same unit of work changes or deletes again, nor one whose table generates its key.
+    /// tracker first. Its values are read when the unit of work is saved, so it may be filled in
+    /// or changed until then; <see cref="FindOfOrderAsync{T}"/> finds it. After the save nothing
+    /// tracks it: a later change or delete is a later unit of work's, on the row read again. A row
+    /// with owned rows or a generated key sends the unit of work to <c>SaveChanges</c>.
     /// </summary>
     public void Insert<T>(T row) where T : class
     {
