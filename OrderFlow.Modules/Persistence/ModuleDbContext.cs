@@ -91,7 +91,8 @@ public abstract class ModuleDbContext : DbContext
     public void Insert<T>(T row) where T : class
     {
         (inserts ??= []).Add(row);
-        if (row is IOrderRow ofOrder) (insertedByOrder ??= []).TryAdd((typeof(T), ofOrder.OrderId), row);
+        // Keyed by the row's own type, as the index of tracked rows (IndexOrderRows) is.
+        if (row is IOrderRow ofOrder) (insertedByOrder ??= []).TryAdd((row.GetType(), ofOrder.OrderId), row);
     }
 
     /// <summary>The rows <see cref="Insert{T}"/> added and no save has written yet.</summary>

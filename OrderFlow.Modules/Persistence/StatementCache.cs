@@ -98,7 +98,7 @@ internal sealed class StatementCache(ModuleDbContext db) : IDisposable
 
     /// <summary>
     /// The rows of the query <paramref name="sql"/> for <paramref name="values"/>, each read by
-    /// <paramref name="read"/> from the current row (<see cref="Text"/>, <see cref="Blob"/>, <c>raw.sqlite3_column_int64</c>).
+    /// <paramref name="read"/> from the current row (<see cref="Blob"/>, which also gives a text column's UTF-8 bytes; <c>raw.sqlite3_column_int64</c>).
     /// Needs the context's connection open, not a transaction.
     /// </summary>
     public List<T> Query<T>(string sql, object?[] values, Func<sqlite3_stmt, T> read)
@@ -118,11 +118,7 @@ internal sealed class StatementCache(ModuleDbContext db) : IDisposable
         return rows;
     }
 
-    /// <summary>A text column of the current row, or null.</summary>
-    public static string? Text(sqlite3_stmt statement, int column) =>
-        raw.sqlite3_column_type(statement, column) == raw.SQLITE_NULL ? null : Encoding.UTF8.GetString(raw.sqlite3_column_blob(statement, column));
-
-    /// <summary>A blob column of the current row (empty for an empty blob), or null.</summary>
+    /// <summary>A blob column of the current row (empty for an empty blob), or a text column's UTF-8 bytes, or null.</summary>
     public static byte[]? Blob(sqlite3_stmt statement, int column) =>
         raw.sqlite3_column_type(statement, column) == raw.SQLITE_NULL ? null : raw.sqlite3_column_blob(statement, column).ToArray();
 
