@@ -85,8 +85,9 @@ public abstract class ModuleDbContext : DbContext
     /// inserts it with the tracked changes; EF Core's <c>SaveChanges</c> adds it to the change
     /// tracker first. Its values are read when the unit of work is saved, so it may be filled in
     /// or changed until then; <see cref="FindOfOrderAsync{T}"/> finds it. After the save nothing
-    /// tracks it: a later change or delete is a later unit of work's, on the row read again. A row
-    /// with owned rows or a generated key sends the unit of work to <c>SaveChanges</c>.
+    /// tracks it: a later change or delete is a later unit of work's, on the row read again. Rows it
+    /// owns in tables of their own (a reservation's lines) are inserted with it; a row with a
+    /// generated key or other navigations sends the unit of work to <c>SaveChanges</c>.
     /// </summary>
     public void Insert<T>(T row) where T : class
     {

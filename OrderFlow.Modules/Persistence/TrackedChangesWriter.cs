@@ -24,9 +24,12 @@ namespace OrderFlow.Persistence;
 /// </para>
 /// <para>
 /// Rows a unit of work only inserts (<see cref="ModuleDbContext.Insert{T}"/>: orders placed in bulk,
-/// payment requests and ledger entries, notifications) are not tracked at all: their values are read
-/// from the objects through the model's getters and converters, with the same INSERT a tracked row
-/// gets. An untracked row with owned rows or a generated key sends the unit of work to EF Core.
+/// payment requests and ledger entries, notifications, reservations with their lines) are not
+/// tracked at all: their values are read from the objects through the model's getters and
+/// converters, with the same INSERT a tracked row gets; the rows they own in tables of their own
+/// follow them, with their owner's key and, where the key is generated, the next id. An untracked
+/// row with a generated key, or with navigations other than such owned collections, sends the
+/// unit of work to EF Core.
 /// </para>
 /// <para>
 /// Anything else — a deleted row, an entity mapped to JSON or sharing a table, a relationship that is
@@ -84,18 +87,19 @@ internal static class TrackedChangesWriter
                 (changed ??= []).Add(entry);
             }
             var inserts = db.PendingInserts;
-            TableShape[]? insertShapes = null;
+            UntrackedShape[]? insertShapes = null;
             for (var i = 0; i < inserts.Count; i++)
             {
                 if (UntrackedShapeOf(db, inserts[i].GetType()) is not { } shape) return new PreparedSave(db, null);
-                (insertShapes ??= new TableShape[inserts.Count])[i] = shape;
+                (insertShapes ??= new UntrackedShape[inserts.Count])[i] = shape;
             }
             if (changed is null && insertShapes is null) return new PreparedSave(db, []);
 
             db.OnSaving();
             var rows = new List<PreparedRow>((changed?.Count ?? 0) + inserts.Count);
-            // Untracked rows own nothing and are owned by nothing (UntrackedShapeOf): any place in the order will do.
-            for (var i = 0; i < inserts.Count; i++) rows.Add(PrepareInsert(inserts[i], insertShapes![i]));
+            // An untracked row is owned by nothing and points at nothing but its owned rows, which
+            // follow it (UntrackedShapeOf): any place in the order will do.
+            for (var i = 0; i < inserts.Count; i++) PrepareInsert(inserts[i], insertShapes![i], rows);
             if (changed is null) return new PreparedSave(db, rows);
             // Owners before what they own: an owned row's foreign key points at its owner.
             foreach (var entry in changed.OrderBy(e => ShapeOf(e.Metadata)!.Depth))
@@ -112,26 +116,91 @@ internal static class TrackedChangesWriter
         }
     }
 
-    /// <summary>A row added by <see cref="ModuleDbContext.Insert{T}"/>: its values read from the object, through the model's getters and converters.</summary>
-    private static PreparedRow PrepareInsert(object row, TableShape shape)
+    /// <summary>
+    /// A row added by <see cref="ModuleDbContext.Insert{T}"/>, then the rows it owns: values read from
+    /// the objects through the model's getters and converters; an owned row's foreign key is its
+    /// owner's key, its generated key is assigned when it is written.
+    /// </summary>
+    private static void PrepareInsert(object row, UntrackedShape shape, List<PreparedRow> rows)
     {
-        var values = new object?[shape.Columns.Length];
-        for (var i = 0; i < shape.Columns.Length; i++) values[i] = shape.ToProvider(i, shape.Columns[i].GetGetter().GetClrValueUsingContainingEntity(row));
-        return new PreparedRow(null, shape, shape.InsertSql, values, IsUpdate: false, GeneratesKey: false);
+        var table = shape.Table;
+        var values = new object?[table.Columns.Length];
+        for (var i = 0; i < table.Columns.Length; i++) values[i] = table.ToProvider(i, table.Columns[i].GetGetter().GetClrValueUsingContainingEntity(row));
+        rows.Add(new PreparedRow(null, table, table.InsertSql, values, IsUpdate: false, GeneratesKey: false));
+
+        foreach (var owned in shape.Owned)
+        {
+            if (owned.Navigation.GetGetter().GetClrValueUsingContainingEntity(row) is not System.Collections.IEnumerable elements) continue;
+            var columns = owned.Table.Columns;
+            foreach (var element in elements)
+            {
+                var ownedValues = new object?[columns.Length];
+                for (var i = 0; i < columns.Length; i++)
+                {
+                    var source = owned.Sources[i];
+                    // The generated key (-1) is left for the write turn (AssignKey).
+                    if (source >= 0) ownedValues[i] = values[source];
+                    else if (source == OwnedCollection.FromElement) ownedValues[i] = owned.Table.ToProvider(i, columns[i].GetGetter().GetClrValueUsingContainingEntity(element!));
+                }
+                rows.Add(new PreparedRow(null, owned.Table, owned.Table.InsertSql, ownedValues, IsUpdate: false, GeneratesKey: owned.Table.GeneratedKey is not null));
+            }
+        }
     }
 
-    private static readonly ConcurrentDictionary<(Type Context, Type Row), TableShape?> UntrackedShapes = new();
+    private static readonly ConcurrentDictionary<(Type Context, Type Row), UntrackedShape?> UntrackedShapes = new();
+
+    /// <summary>How a row inserted untracked is written: its table, and the collections of rows it owns in tables of their own.</summary>
+    private sealed record UntrackedShape(TableShape Table, OwnedCollection[] Owned);
+
+    /// <summary>
+    /// Rows owned through <see cref="Navigation"/>. <see cref="Sources"/> says per column where the
+    /// value comes from: an index into the owner's values (the foreign key is the owner's key, with
+    /// the same converter), <see cref="FromElement"/> (the owned object's getter) or
+    /// <see cref="Generated"/> (the key the write turn assigns).
+    /// </summary>
+    private sealed record OwnedCollection(INavigation Navigation, TableShape Table, int[] Sources)
+    {
+        public const int FromElement = -2;
+        public const int Generated = -1;
+    }
 
     /// <summary>
     /// The shape of a row inserted untracked, or null (then EF Core saves the unit of work): a table
-    /// of its own whose key is not generated, and no navigations (owned rows would need their owner's
-    /// entry).
+    /// of its own whose key is not generated, and no navigations but collections of owned rows in
+    /// tables of their own that own nothing themselves (a reservation's lines). An owned row's key may
+    /// be generated: nothing points at it.
     /// </summary>
-    private static TableShape? UntrackedShapeOf(ModuleDbContext db, Type row) => UntrackedShapes.GetOrAdd((db.GetType(), row), key =>
+    private static UntrackedShape? UntrackedShapeOf(ModuleDbContext db, Type row) => UntrackedShapes.GetOrAdd((db.GetType(), row), key =>
     {
         var type = db.Model.FindEntityType(key.Row);
-        if (type is null || type.IsOwned() || type.GetNavigations().Any() || type.GetSkipNavigations().Any()) return null;
-        return ShapeOf(type) is { GeneratedKey: null } shape ? shape : null;
+        if (type is null || type.IsOwned() || type.GetSkipNavigations().Any()) return null;
+        if (ShapeOf(type) is not { GeneratedKey: null } shape) return null;
+        var owned = new List<OwnedCollection>();
+        foreach (var navigation in type.GetNavigations())
+        {
+            var ownership = navigation.ForeignKey;
+            if (!ownership.IsOwnership || navigation.IsOnDependent || !navigation.IsCollection || navigation.IsShadowProperty()) return null;
+            var target = navigation.TargetEntityType;
+            if (target.GetNavigations().Any() || target.GetSkipNavigations().Any() || ShapeOf(target) is not { } table) return null;
+            var sources = new int[table.Columns.Length];
+            for (var i = 0; i < table.Columns.Length; i++)
+            {
+                var column = table.Columns[i];
+                var foreignKey = Array.IndexOf(ownership.Properties.ToArray(), column);
+                if (foreignKey >= 0)
+                {
+                    var principal = Array.IndexOf(shape.Columns, ownership.PrincipalKey.Properties[foreignKey]);
+                    // The owner's stored value is reused as is: both columns must store it alike.
+                    if (principal < 0 || shape.Mappings[principal].Converter?.GetType() != table.Mappings[i].Converter?.GetType()) return null;
+                    sources[i] = principal;
+                }
+                else if (column == table.GeneratedKey) sources[i] = OwnedCollection.Generated;
+                else if (column.IsShadowProperty()) return null;
+                else sources[i] = OwnedCollection.FromElement;
+            }
+            owned.Add(new OwnedCollection(navigation, table, sources));
+        }
+        return new UntrackedShape(shape, owned.ToArray());
     });
 
     private static PreparedRow PrepareInsert(EntityEntry entry, TableShape shape)
@@ -210,7 +279,7 @@ internal static class TrackedChangesWriter
             if (rows.Count == 0) return;
             try
             {
-                var nextIds = new Dictionary<IEntityType, long>();
+                var nextIds = new Dictionary<TableShape, long>();
                 foreach (var row in rows)
                 {
                     if (row.GeneratesKey) AssignKey(statements, row, nextIds);
@@ -248,17 +317,21 @@ internal static class TrackedChangesWriter
             }
         }
 
-        private static void AssignKey(StatementCache statements, PreparedRow row, Dictionary<IEntityType, long> nextIds)
+        /// <summary>The next id of the row's table; a tracked row's entry gets it too (an untracked row's key is a shadow property nobody reads).</summary>
+        private static void AssignKey(StatementCache statements, PreparedRow row, Dictionary<TableShape, long> nextIds)
         {
-            var entry = row.Entry!;
             var key = row.Shape.GeneratedKey!;
-            if (!nextIds.TryGetValue(entry.Metadata, out var next)) next = HighestId(statements, row.Shape) + 1;
-            nextIds[entry.Metadata] = next + 1;
-            var property = entry.Property(key);
-            property.CurrentValue = Convert.ChangeType(next, key.ClrType, System.Globalization.CultureInfo.InvariantCulture);
-            property.IsTemporary = false;
+            if (!nextIds.TryGetValue(row.Shape, out var next)) next = HighestId(statements, row.Shape) + 1;
+            nextIds[row.Shape] = next + 1;
+            var id = Convert.ChangeType(next, key.ClrType, System.Globalization.CultureInfo.InvariantCulture);
+            if (row.Entry is { } entry)
+            {
+                var property = entry.Property(key);
+                property.CurrentValue = id;
+                property.IsTemporary = false;
+            }
             var column = Array.IndexOf(row.Shape.Columns, key);
-            row.Values[column] = row.Shape.ToProvider(column, property.CurrentValue);
+            row.Values[column] = row.Shape.ToProvider(column, id);
         }
     }
 

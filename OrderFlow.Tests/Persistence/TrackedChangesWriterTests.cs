@@ -299,18 +299,63 @@ public sealed class TrackedChangesWriterTests
     }
 
     [Test]
-    public async Task Save_OfAnUntrackedRowWithOwnedRows_LeavesTheUnitOfWorkToSaveChanges()
+    public async Task Save_OfAnUntrackedRowWithOwnedRows_LeavesTheRowsSaveChangesLeavesAndTracksNothing()
+    {
+        using var byEf = InMemoryStore.Inventory();
+        using var byWriter = InMemoryStore.Inventory();
+        var tracked = -1;
+
+        foreach (var (store, useWriter) in new[] { (byEf, false), (byWriter, true) })
+        {
+            await SaveAsync(store, useWriter, db =>
+            {
+                db.Reservations.Add(NewReservation("RSV-1", "ORD-1", "PROD-001", "PROD-002"));
+                return Task.CompletedTask;
+            });
+            await SaveAsync(store, useWriter, db =>
+            {
+                var reservation = NewReservation("RSV-2", "ORD-2", "PROD-003");
+                db.Insert(reservation);
+                // Values are read when the unit of work is saved: a line added after Insert is written too.
+                reservation.Lines.Add(new ReservationLine { ProductId = "PROD-004", Quantity = 7 });
+                if (useWriter) tracked = db.ChangeTracker.Entries().Count();
+                return Task.CompletedTask;
+            });
+        }
+
+        var lines = await byWriter.ReadAsync(d => d.Database.SqlQueryRaw<string>(
+            "SELECT reservation_id || ':' || id || ':' || product_id AS Value FROM inventory_reservation_lines ORDER BY id").ToListAsync());
+        Assert.Multiple(() =>
+        {
+            Assert.That(tracked, Is.Zero, "neither the reservation nor its lines are tracked");
+            Assert.That(Rows(byWriter, "inventory_reservations"), Is.EqualTo(Rows(byEf, "inventory_reservations")));
+            Assert.That(Rows(byWriter, "inventory_reservation_lines"), Is.EqualTo(Rows(byEf, "inventory_reservation_lines")));
+            Assert.That(lines, Is.EqualTo(new[] { "RSV-1:1:PROD-001", "RSV-1:2:PROD-002", "RSV-2:3:PROD-003", "RSV-2:4:PROD-004" }));
+        });
+    }
+
+    [Test]
+    public async Task Save_OfUntrackedAndTrackedOwnedRowsOfOneTable_GivesEveryLineItsOwnId()
     {
         using var store = InMemoryStore.Inventory();
 
         await SaveAsync(store, useWriter: true, db =>
         {
             db.Insert(NewReservation("RSV-1", "ORD-1", "PROD-001", "PROD-002"));
+            db.Reservations.Add(NewReservation("RSV-2", "ORD-2", "PROD-003"));
+            db.Insert(NewReservation("RSV-3", "ORD-3"));
             return Task.CompletedTask;
         });
 
-        var saved = await store.ReadAsync(db => db.Reservations.Include(r => r.Lines).AsNoTracking().SingleAsync());
-        Assert.That(saved.Lines.Select(l => l.ProductId), Is.EquivalentTo(new[] { "PROD-001", "PROD-002" }));
+        var lines = await store.ReadAsync(d => d.Database.SqlQueryRaw<string>(
+            "SELECT reservation_id || ':' || product_id || ':' || quantity AS Value FROM inventory_reservation_lines ORDER BY id").ToListAsync());
+        var ids = await store.ReadAsync(d => d.Database.SqlQueryRaw<long>("SELECT id AS Value FROM inventory_reservation_lines ORDER BY id").ToListAsync());
+        Assert.Multiple(() =>
+        {
+            Assert.That(lines, Is.EquivalentTo(new[] { "RSV-1:PROD-001:1", "RSV-1:PROD-002:2", "RSV-2:PROD-003:1" }));
+            Assert.That(ids, Is.EqualTo(new long[] { 1, 2, 3 }));
+            Assert.That(Rows(store, "inventory_reservations"), Has.Count.EqualTo(3), "a reservation without lines is written too");
+        });
     }
 
     [Test]

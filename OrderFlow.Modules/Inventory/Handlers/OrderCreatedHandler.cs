@@ -44,7 +44,8 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
             Lines = wanted.Select(w => new ReservationLine { ProductId = w.ProductId, Quantity = w.Quantity }).ToList(),
             CreatedAt = clock.GetUtcNow().UtcDateTime,
         };
-        db.Reservations.Add(reservation);
+        // Only inserted here: untracked, with its lines (ModuleDbContext.Insert).
+        db.Insert(reservation);
         metrics?.Reserved(db);
         outbox.Add(new InventoryReserved { OrderId = evt.OrderId, ReservationId = reservation.Id, Timestamp = reservation.CreatedAt });
     }
@@ -52,7 +53,7 @@ internal sealed class OrderCreatedHandler(InventoryDbContext db, TimeProvider cl
     private void Reject(OrderCreated evt, string reason, string productId, Outbox outbox)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        db.Reservations.Add(new Reservation
+        db.Insert(new Reservation
         {
             Id = "RSV-" + Ids.NewVersion7().ToString("N").ToUpperInvariant(),
             OrderId = evt.OrderId,
