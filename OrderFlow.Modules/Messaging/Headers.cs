@@ -19,17 +19,17 @@ public static class HeaderNames
     public const string DlqConsumerGroup = "dlq_consumer_group";
     public const string DlqFailedAt = "dlq_failed_at";
 
-    public static string? GetString(this Headers? headers, string name)
+    public static string? GetString(this Headers? headers, string name) =>
+        headers.GetBytes(name) is { } bytes ? Encoding.UTF8.GetString(bytes) : null;
+
+    /// <summary>The last header <paramref name="name"/>'s value as it came (not copied), or null.</summary>
+    public static byte[]? GetBytes(this Headers? headers, string name)
     {
         if (headers is null) return null;
         for (var i = headers.Count - 1; i >= 0; i--)
         {
             var header = headers[i];
-            if (header.Key == name)
-            {
-                var bytes = header.GetValueBytes();
-                return bytes is null ? null : Encoding.UTF8.GetString(bytes);
-            }
+            if (header.Key == name) return header.GetValueBytes();
         }
         return null;
     }

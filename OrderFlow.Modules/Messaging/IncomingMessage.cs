@@ -40,18 +40,20 @@ internal sealed class IncomingMessage
         if (value is null || value.Length == 0) return Dead(raw, "empty payload");
         if (value.Length > maxBytes) return Dead(raw, $"oversize message: {value.Length} bytes, limit {maxBytes}");
 
-        var eventType = headers.GetString(HeaderNames.EventType) ?? PeekString(value, "event_type");
+        // The consumers read ~15 messages per order: their headers and key are compared as bytes
+        // where they can be, and decoded to strings only when that does not settle it.
+        var eventType = EventTypeName(headers.GetBytes(HeaderNames.EventType)) ?? PeekString(value, "event_type");
         if (string.IsNullOrEmpty(eventType)) return Dead(raw, "missing event_type (header and payload)");
         if (!EventCatalog.Types.ContainsKey(eventType)) return Dead(raw, $"unknown event_type '{Clip(eventType)}'");
         if (!registration.Handlers.TryGetValue(eventType, out var binding)) return new IncomingMessage { Raw = raw, Ignored = true };
 
-        var versionText = headers.GetString(HeaderNames.EventVersion);
-        if (versionText is not null)
+        var versionBytes = headers.GetBytes(HeaderNames.EventVersion);
+        if (versionBytes is not null)
         {
             // Digits only: int.TryParse also accepts trailing NUL characters ("1\0" would read as 1).
-            if (versionText.Length is 0 or > 9 || !versionText.All(char.IsAsciiDigit)
-                || !int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out var headerVersion))
-                return Dead(raw, $"event_version header '{Clip(versionText)}' is not an integer");
+            if (versionBytes.Length is 0 or > 9 || versionBytes.AsSpan().ContainsAnyExceptInRange((byte)'0', (byte)'9')
+                || !int.TryParse(versionBytes, NumberStyles.None, CultureInfo.InvariantCulture, out var headerVersion))
+                return Dead(raw, $"event_version header '{Clip(Encoding.UTF8.GetString(versionBytes))}' is not an integer");
             if (!binding.Versions.Contains(headerVersion))
                 return Dead(raw, $"unsupported event_version {headerVersion} of {eventType}; accepted: {string.Join(", ", binding.Versions)}");
         }
@@ -72,13 +74,22 @@ internal sealed class IncomingMessage
         // copy would then look new. The payload's id wins, then the header's, else dead-letter.
         // The deserialized id is the payload's, or a fresh one the record made up when the payload
         // has none, which never equals the header's: equal, the payload need not be read again.
-        var headerId = headers.GetString(HeaderNames.EventId);
-        var eventId = headerId is not null && evt.EventId == headerId ? headerId : PeekString(value, "event_id") ?? headerId;
+        var headerIdBytes = headers.GetBytes(HeaderNames.EventId);
+        string? eventId;
+        if (headerIdBytes is not null && Ascii.Equals(headerIdBytes, evt.EventId)) eventId = evt.EventId;
+        else
+        {
+            var headerId = headerIdBytes is null ? null : Encoding.UTF8.GetString(headerIdBytes);
+            eventId = headerId is not null && evt.EventId == headerId ? headerId : PeekString(value, "event_id") ?? headerId;
+        }
         if (string.IsNullOrWhiteSpace(eventId) || eventId.Length > 64) return Dead(raw, "event_id is missing or longer than 64 characters");
         evt.EventId = eventId;
         if (string.IsNullOrWhiteSpace(evt.OrderId) || evt.OrderId.Length > 64) return Dead(raw, "order_id is missing or longer than 64 characters");
-        var key = raw.Message.Key is null ? null : Encoding.UTF8.GetString(raw.Message.Key);
-        if (key != evt.OrderId) return Dead(raw, $"message key '{Clip(key)}' does not match order_id '{Clip(evt.OrderId)}'");
+        if (raw.Message.Key is not { } keyBytes || !Ascii.Equals(keyBytes, evt.OrderId))
+        {
+            var key = raw.Message.Key is null ? null : Encoding.UTF8.GetString(raw.Message.Key);
+            if (key != evt.OrderId) return Dead(raw, $"message key '{Clip(key)}' does not match order_id '{Clip(evt.OrderId)}'");
+        }
         if (binding.When is not null && !binding.When(evt)) return new IncomingMessage { Raw = raw, Ignored = true };
         if (binding.Validate?.Invoke(evt) is { } invalid) return Dead(raw, $"invalid {eventType}: {invalid}");
 
@@ -90,6 +101,18 @@ internal sealed class IncomingMessage
     // event_type, a serializer message quoting a value), so it is bounded and kept on one line.
     private static IncomingMessage Dead(ConsumeResult<byte[]?, byte[]?> raw, string error) =>
         new() { Raw = raw, Error = LogMask.OneLine(error.Length <= 500 ? error : error[..500] + "…") };
+
+    private static readonly (byte[] Utf8, string Name)[] EventTypeNames =
+        EventCatalog.Types.Keys.Select(name => (Encoding.UTF8.GetBytes(name), name)).ToArray();
+
+    /// <summary>The header's event type: the catalogue's own string when it names a known event, else the decoded text.</summary>
+    private static string? EventTypeName(byte[]? header)
+    {
+        if (header is null) return null;
+        foreach (var (utf8, name) in EventTypeNames)
+            if (header.AsSpan().SequenceEqual(utf8)) return name;
+        return Encoding.UTF8.GetString(header);
+    }
 
     private static string? Clip(string? text) => text is null || text.Length <= 64 ? text : text[..64] + "…";
 

@@ -106,6 +106,21 @@ public sealed class IncomingMessageHardeningTests
         Assert.That(message.Event, Is.Not.Null);
     }
 
+    // The key and the ids are compared as bytes when they are ASCII; other text is decoded and compared as before.
+    [TestCase("ORD-ÄÖÜ-1", "ORD-ÄÖÜ-1", true)]
+    [TestCase("ORD-ÄÖÜ-1", "ORD-ÄÖÜ-2", false)]
+    [TestCase("ORD-1", "ORD-2", false)]
+    public void Parse_OfAKeyAndEventIdsInAnyText_AppliesOnlyWhenTheKeyEqualsTheOrderId(string key, string orderId, bool applied)
+    {
+        var evt = Builders.AnOrderCreated(orderId).Build();
+        evt.EventId = "EVT-ÉTÉ-" + evt.EventId;
+
+        var message = IncomingMessage.Parse(Raw(key, EventJson.Serialize(evt), (HeaderNames.EventType, "OrderCreated"), (HeaderNames.EventId, evt.EventId)), Registration, 65_536);
+
+        Assert.That(message.Event?.EventId, applied ? Is.EqualTo(evt.EventId) : Is.Null);
+        Assert.That(message.Error, applied ? Is.Null : Does.StartWith($"message key '{key}' does not match order_id '{orderId}'"));
+    }
+
     private static ConsumeResult<byte[]?, byte[]?> Raw(string key, byte[] value, params (string Name, string Value)[] headers)
     {
         var kafkaHeaders = new Headers();
