@@ -17,7 +17,10 @@ public static class StoreServiceCollectionExtensions
         where TContext : ModuleDbContext
     {
         services.AddStoreOptions(configuration);
-        services.AddDbContext<TContext>((sp, options) => Configure<TContext>(options, sp.GetRequiredService<IOptions<StoreOptions>>().Value));
+        // The options are built once: per context they cost a connection string, a builder and
+        // EF Core's lookup of its internal service provider, for every consumer batch.
+        services.AddDbContext<TContext>((sp, options) => Configure<TContext>(options, sp.GetRequiredService<IOptions<StoreOptions>>().Value),
+            optionsLifetime: ServiceLifetime.Singleton);
         services.AddSingleton(new ModuleStore(typeof(TContext)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, StoreMigrator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WalCheckpointer>());
