@@ -26,10 +26,8 @@ public sealed class OrdersMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] });
     }
 
-    /// <summary>Records, once <paramref name="db"/> commits, the orders it creates and the ones it makes terminal.</summary>
-    internal void Watch(OrdersDbContext db) => db.Saving += () => Collect(db);
-
-    private void Collect(OrdersDbContext db)
+    /// <summary>Records, once <paramref name="db"/> commits, the orders its save creates and the ones it makes terminal (called as it saves).</summary>
+    internal void Collect(OrdersDbContext db)
     {
         // Orders placed in bulk are inserted untracked (ModuleDbContext.Insert).
         foreach (var order in db.Inserted<Order>())

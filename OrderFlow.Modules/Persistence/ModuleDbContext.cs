@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 
 namespace OrderFlow.Persistence;
 
@@ -27,7 +28,16 @@ public abstract class ModuleDbContext : DbContext
     /// <summary>A save failed; what it wrote is rolled back with the transaction.</summary>
     public event Action? SaveFailed;
 
-    internal void OnSaving() => Saving?.Invoke();
+    internal void OnSaving()
+    {
+        BeforeSaving();
+        Saving?.Invoke();
+    }
+
+    /// <summary>Runs before every save, ahead of the <see cref="Saving"/> subscribers: for what a context observes of its own saves (the Orders metrics).</summary>
+    protected virtual void BeforeSaving()
+    {
+    }
 
     internal void OnSaved() => Saved?.Invoke();
 
@@ -148,18 +158,56 @@ public abstract class ModuleDbContext : DbContext
     {
         if (byOrder is not null) return;
         byOrder = [];
-        ChangeTracker.Tracked += (_, e) =>
-        {
-            if (e.Entry.Entity is IOrderRow row) byOrder.TryAdd((row.GetType(), row.OrderId), row);
-        };
-        ChangeTracker.StateChanged += (_, e) =>
-        {
-            // Another tracked row of the same order and type may now be the first: the index no
-            // longer knows, so lookups scan again (handlers do not delete rows; this is the safe side).
-            if (e.NewState is EntityState.Deleted or EntityState.Detached && e.Entry.Entity is IOrderRow row
-                && byOrder.TryGetValue((row.GetType(), row.OrderId), out var indexed) && ReferenceEquals(indexed, row))
-                byOrderIncomplete = true;
-        };
+        ChangeTracker.Tracked += OnTracked;
+        ChangeTracker.StateChanged += OnStateChanged;
+    }
+
+    private void OnTracked(object? sender, EntityTrackedEventArgs e)
+    {
+        if (e.Entry.Entity is IOrderRow row) byOrder?.TryAdd((row.GetType(), row.OrderId), row);
+    }
+
+    private void OnStateChanged(object? sender, EntityStateChangedEventArgs e)
+    {
+        // Another tracked row of the same order and type may now be the first: the index no
+        // longer knows, so lookups scan again (handlers do not delete rows; this is the safe side).
+        if (e.NewState is EntityState.Deleted or EntityState.Detached && e.Entry.Entity is IOrderRow row && byOrder is not null
+            && byOrder.TryGetValue((row.GetType(), row.OrderId), out var indexed) && ReferenceEquals(indexed, row))
+            byOrderIncomplete = true;
+    }
+
+    /// <summary>
+    /// Forgets everything of the unit of work that EF Core does not know about: pending inserts,
+    /// after-commit actions, the preload and its index, the subscribers of <see cref="Saving"/>,
+    /// <see cref="Saved"/> and <see cref="SaveFailed"/> (scoped services such as the stock lookup).
+    /// The module contexts come from EF Core's context pool: disposing one hands it to the next
+    /// scope, which must find it as a new context would be.
+    /// </summary>
+    private void ResetUnitOfWork()
+    {
+        afterCommit = null;
+        preloaded = null;
+        DiscardInserts();
+        Saving = null;
+        Saved = null;
+        SaveFailed = null;
+        if (byOrder is null) return;
+        ChangeTracker.Tracked -= OnTracked;
+        ChangeTracker.StateChanged -= OnStateChanged;
+        byOrder = null;
+        byOrderIncomplete = false;
+    }
+
+    public override void Dispose()
+    {
+        ResetUnitOfWork();
+        base.Dispose();
+    }
+
+    public override ValueTask DisposeAsync()
+    {
+        ResetUnitOfWork();
+        return base.DisposeAsync();
     }
 
     private T? FindPreloaded<T>(string orderId, Func<T, bool> match) where T : class

@@ -17,10 +17,11 @@ public static class StoreServiceCollectionExtensions
         where TContext : ModuleDbContext
     {
         services.AddStoreOptions(configuration);
-        // The options are built once: per context they cost a connection string, a builder and
-        // EF Core's lookup of its internal service provider, for every consumer batch.
-        services.AddDbContext<TContext>((sp, options) => Configure<TContext>(options, sp.GetRequiredService<IOptions<StoreOptions>>().Value),
-            optionsLifetime: ServiceLifetime.Singleton);
+        // Pooled: a context per consumer batch cost EF Core's set-up of the context and its
+        // internal services each time (~8 % of the CPU at 100 orders/s, docs/benchmarks.md). The
+        // options are built once. A context sheds its unit of work's state when it is disposed
+        // (ModuleDbContext), EF Core resets its own.
+        services.AddDbContextPool<TContext>((sp, options) => Configure<TContext>(options, sp.GetRequiredService<IOptions<StoreOptions>>().Value));
         services.AddSingleton(new ModuleStore(typeof(TContext)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, StoreMigrator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WalCheckpointer>());

@@ -15,7 +15,6 @@ public sealed class AfterCommitTests
 {
     private SqliteConnection connection = null!;
     private ServiceProvider services = null!;
-    private OrdersMetrics metrics = null!;
     private MetricsWindow window = null!;
 
     [SetUp]
@@ -23,9 +22,9 @@ public sealed class AfterCommitTests
     {
         connection = new SqliteConnection("Data Source=:memory:");
         connection.Open();
-        services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        services = new ServiceCollection().AddMetrics().AddSingleton<OrdersMetrics>().BuildServiceProvider();
         var meters = services.GetRequiredService<IMeterFactory>();
-        metrics = new OrdersMetrics(meters);
+        services.GetRequiredService<OrdersMetrics>();
         window = new MetricsWindow(meters, TimeProvider.System, TimeSpan.FromMinutes(1));
         using var db = Context();
         db.Database.Migrate();
@@ -91,7 +90,8 @@ public sealed class AfterCommitTests
     }
 
     private OrdersDbContext Context() =>
-        new(new DbContextOptionsBuilder<OrdersDbContext>().UseSqlite(connection).AddInterceptors(AfterCommitInterceptor.Instance).Options, metrics);
+        new(new DbContextOptionsBuilder<OrdersDbContext>().UseSqlite(connection).AddInterceptors(AfterCommitInterceptor.Instance)
+            .UseApplicationServiceProvider(services).Options);
 
     private static Order NewOrder() => new()
     {

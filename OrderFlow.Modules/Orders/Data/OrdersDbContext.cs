@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using OrderFlow.Persistence;
 
 namespace OrderFlow.Orders.Data;
@@ -9,12 +10,27 @@ namespace OrderFlow.Orders.Data;
 /// <summary>The Orders module's tables: <c>orders_orders</c>, <c>orders_inbox</c>, <c>orders_outbox</c>.</summary>
 public sealed class OrdersDbContext : ModuleDbContext
 {
+    /// <summary>
+    /// What it commits is also counted by the application's <see cref="OrdersMetrics"/>, when the
+    /// application has one (the module does; tools and tests may not). One constructor with the
+    /// options only: the module's contexts come from EF Core's context pool.
+    /// </summary>
     public OrdersDbContext(DbContextOptions<OrdersDbContext> options) : base(options)
     {
     }
 
-    /// <summary>The module's own context: what it commits is also counted by <paramref name="metrics"/>.</summary>
-    public OrdersDbContext(DbContextOptions<OrdersDbContext> options, OrdersMetrics metrics) : base(options) => metrics.Watch(this);
+    private OrdersMetrics? metrics;
+    private bool metricsLookedUp;
+
+    protected override void BeforeSaving()
+    {
+        if (!metricsLookedUp)
+        {
+            metrics = this.GetService<IDbContextOptions>().FindExtension<CoreOptionsExtension>()?.ApplicationServiceProvider?.GetService(typeof(OrdersMetrics)) as OrdersMetrics;
+            metricsLookedUp = true;
+        }
+        metrics?.Collect(this);
+    }
 
     public override string TablePrefix => "orders";
 
