@@ -6,7 +6,9 @@ namespace OrderFlow.Persistence;
 /// <summary>
 /// Base of every module's DbContext: maps the module's own inbox and outbox tables under its
 /// table prefix (<c>payment_inbox</c>, <c>payment_outbox</c>). Each module has its own
-/// migrations and migrations-history table.
+/// migrations and migrations-history table. The modules' contexts come from EF Core's context pool
+/// (<see cref="StoreServiceCollectionExtensions.AddModuleStore{TContext}"/>): what a unit of work
+/// leaves on a context beyond EF Core's own state is dropped when it is disposed.
 /// </summary>
 public abstract class ModuleDbContext : DbContext
 {
