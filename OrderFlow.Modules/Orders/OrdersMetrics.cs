@@ -8,7 +8,8 @@ namespace OrderFlow.Orders;
 /// <summary>
 /// The Orders module's instruments: orders created, orders per terminal outcome and the
 /// end-to-end duration from creation to the terminal state. They are recorded from the state
-/// changes the module commits (see <see cref="Watch"/>), so every path — handlers, the saga, the
+/// changes the module commits (<see cref="Collect"/>, called by every save of an
+/// <see cref="Data.OrdersDbContext"/> in an application that has this service), so every path — handlers, the saga, the
 /// cancel API — counts once, and a rolled-back unit of work counts nothing.
 /// </summary>
 public sealed class OrdersMetrics
