@@ -10,7 +10,8 @@ namespace OrderFlow.Tests.Persistence;
 /// <summary>
 /// Every connection a module's context opens has the store's SQLite settings, also when
 /// Microsoft.Data.Sqlite's pool hands the same connection out again (they are applied once per
-/// connection, not on every Open).
+/// connection, not on every Open); and the store's queries over a list of ids are one SQL text
+/// whatever the list's length.
 /// </summary>
 [TestFixture]
 public sealed class SqlitePragmasTests
@@ -51,6 +52,43 @@ public sealed class SqlitePragmasTests
                 Assert.That(synchronous, Is.EqualTo(1), "NORMAL");
             }
         });
+    }
+
+    [Test]
+    public async Task Query_OverListsOfIdsOfAnyLength_IsOneSqlTextWithOneJsonParameter_AndFindsTheRows()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["OrderFlow:Database:Path"] = Path.Combine(directory, "store.db"),
+        }).Build();
+        await using var services = new ServiceCollection().AddLogging().AddModuleStore<PaymentDbContext>(configuration).BuildServiceProvider();
+        await using (var scope = services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<PaymentDbContext>();
+            await db.Database.MigrateAsync();
+            foreach (var id in new[] { "ORD-1", "ORD-2", "ORD-3" })
+                db.Requests.Add(new PaymentRequest { OrderId = id, Status = PaymentStatus.Pending, UpdatedAt = new DateTime(2026, 1, 15, 0, 0, 0, DateTimeKind.Utc) });
+            await db.SaveChangesAsync();
+        }
+
+        await using (var scope = services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<PaymentDbContext>();
+            IQueryable<PaymentRequest> Of(params string[] ids) => db.Requests.Where(r => ids.Contains(r.OrderId));
+            // ToQueryString starts with the parameters' values (".param set @ids …"); the SQL follows.
+            static string Sql(string query) => string.Join('\n', query.Split('\n').Where(line => !line.StartsWith(".param", StringComparison.Ordinal)));
+
+            var one = Of("ORD-1").ToQueryString();
+            var three = Of("ORD-1", "ORD-3", "ORD-9").ToQueryString();
+            var found = await Of("ORD-1", "ORD-3", "ORD-9").AsNoTracking().Select(r => r.OrderId).ToListAsync();
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(Sql(three), Is.EqualTo(Sql(one)), "the SQL does not depend on the list's length");
+                Assert.That(Sql(one), Does.Contain("json_each"));
+                Assert.That(found, Is.EquivalentTo(new[] { "ORD-1", "ORD-3" }));
+            });
+        }
     }
 
     private static (object Handle, object Options, long BusyTimeout, long ForeignKeys, long Synchronous) Settings(IServiceProvider services)
