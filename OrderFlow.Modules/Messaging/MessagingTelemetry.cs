@@ -18,10 +18,12 @@ public static class MessagingTelemetry
     public static Activity? StartOrderActivity(string name, string? traceParent, string module, string orderId)
     {
         if (!Source.HasListeners()) return null;
-        ActivityContext.TryParse(traceParent, null, out var parent);
+        // Remote: the order's trace was started elsewhere (the request that placed it), as a consumed message's was.
+        ActivityContext.TryParse(traceParent, null, isRemote: true, out var parent);
         var activity = Source.StartActivity(name, ActivityKind.Internal, parent);
-        activity?.SetTag("orderflow.module", module);
-        activity?.SetTag("orderflow.order_id", orderId);
+        if (activity is not { IsAllDataRequested: true }) return activity;
+        activity.SetTag("orderflow.module", module);
+        activity.SetTag("orderflow.order_id", orderId);
         return activity;
     }
 }
