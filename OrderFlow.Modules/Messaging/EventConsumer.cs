@@ -431,11 +431,7 @@ internal sealed partial class EventConsumer<TContext>(
 
     private Activity? StartActivity(IncomingMessage message)
     {
-        if (!MessagingTelemetry.Source.HasListeners()) return null;
-        // Remote: the span that sent it ended in another module or process. A sampler treats a remote
-        // parent as the trace's entry here (OpenTelemetry's AlwaysOff still creates the span for it).
-        ActivityContext.TryParse(message.TraceParent, null, isRemote: true, out var parent);
-        var activity = MessagingTelemetry.Source.StartActivity(SpanName(message.Event!.EventType), ActivityKind.Consumer, parent);
+        var activity = MessagingTelemetry.StartInTrace(SpanName(message.Event!.EventType), ActivityKind.Consumer, message.TraceParent);
         // A span that no one records (the host's sampler drops what it cannot export) still carries
         // the trace to the logs and the published events; its tags would only be garbage.
         if (activity is not { IsAllDataRequested: true }) return activity;

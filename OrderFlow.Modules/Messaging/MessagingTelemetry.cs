@@ -17,14 +17,25 @@ public static class MessagingTelemetry
     /// </summary>
     public static Activity? StartOrderActivity(string name, string? traceParent, string module, string orderId)
     {
-        if (!Source.HasListeners()) return null;
-        // Remote: the order's trace was started elsewhere (the request that placed it), as a consumed message's was.
-        ActivityContext.TryParse(traceParent, null, isRemote: true, out var parent);
-        var activity = Source.StartActivity(name, ActivityKind.Internal, parent);
+        var activity = StartInTrace(name, ActivityKind.Internal, traceParent);
         if (activity is not { IsAllDataRequested: true }) return activity;
         activity.SetTag("orderflow.module", module);
         activity.SetTag("orderflow.order_id", orderId);
         return activity;
+    }
+
+    /// <summary>
+    /// A span under <paramref name="traceParent"/> (a new trace when it is null or invalid), or null
+    /// when nobody listens. The parent is remote: the span that sent the message, or the request that
+    /// placed the order, ended elsewhere. A sampler treats a remote parent as the trace's entry here
+    /// (OpenTelemetry's AlwaysOff still creates the span for it, unrecorded: the trace reaches the
+    /// logs and the published events). Tag it only when <see cref="Activity.IsAllDataRequested"/>.
+    /// </summary>
+    internal static Activity? StartInTrace(string name, ActivityKind kind, string? traceParent)
+    {
+        if (!Source.HasListeners()) return null;
+        ActivityContext.TryParse(traceParent, null, isRemote: true, out var parent);
+        return Source.StartActivity(name, kind, parent);
     }
 }
 
