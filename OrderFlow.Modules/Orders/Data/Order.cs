@@ -74,8 +74,17 @@ public sealed class Order
     public decimal TotalAmount { get; init; }
     public string? Currency { get; init; }
     public OrderAddress? ShippingAddress { get; init; }
-    public List<OrderLine> Items { get; init; } = [];
-    public List<OrderTransition> History { get; init; } = [];
+    public List<OrderLine> Items { get => items.List; init => items = new(value); }
+    public List<OrderTransition> History { get => history.List; init => history = new(value); }
+
+    private readonly JsonListColumn<OrderLine> items = new([]);
+    private readonly JsonListColumn<OrderTransition> history = new([]);
+
+    /// <summary>The <c>items</c> column: <see cref="Items"/> as JSON, parsed only when <see cref="Items"/> is read (<see cref="JsonListColumn{T}"/>).</summary>
+    internal string ItemsJson { get => items.Json; set => items.Json = value; }
+
+    /// <summary>The <c>history</c> column: <see cref="History"/> as JSON, appended to as text by <see cref="MoveTo"/>.</summary>
+    internal string HistoryJson { get => history.Json; set => history.Json = value; }
     public string? ReservationId { get; set; }
     public string? PaymentId { get; set; }
     public string? PaymentFailure { get; set; }
@@ -111,7 +120,7 @@ public sealed class Order
         Version++;
         if (next == OrderStatus.Paid) PaidAt = at;
         if (IsTerminal) TerminalAt = at;
-        History.Add(new OrderTransition { From = previous.ToString(), To = next.ToString(), Reason = reason, At = at });
+        history.Add(new OrderTransition { From = previous.ToString(), To = next.ToString(), Reason = reason, At = at });
 
         outbox.Add(new OrderStatusChanged
         {

@@ -60,40 +60,27 @@ public sealed class OrdersDbContext : ModuleDbContext
             order.Property(o => o.TerminalAt).HasColumnName("terminal_at");
             order.Property(o => o.Version).HasColumnName("version").IsConcurrencyToken();
             order.Ignore(o => o.IsTerminal);
-            // Lines and history are plain JSON columns behind a converter, not owned JSON entities:
-            // EF tracks owned entries one by one and rewrites the whole document through its own
-            // JSON writer on every transition (the largest cost of the Orders stage in
-            // docs/benchmarks.md). Both lists only grow by appending (history) or never change
-            // (lines), so comparing counts detects every change.
-            order.Property(o => o.Items).HasColumnName("items").HasConversion(ListConverter<OrderLine>(), ListComparer<OrderLine>());
+            // Lines and history are plain JSON columns, not owned JSON entities: EF tracks owned
+            // entries one by one and rewrites the whole document through its own JSON writer on
+            // every transition (the largest cost of the Orders stage in docs/benchmarks.md). The
+            // columns are the lists' text (JsonListColumn): parsed only when a list is read, the
+            // history appended to as text; both lists only grow.
+            order.Ignore(o => o.Items);
+            order.Ignore(o => o.History);
+            order.Property(o => o.ItemsJson).HasColumnName("items").UsePropertyAccessMode(PropertyAccessMode.Property);
+            order.Property(o => o.HistoryJson).HasColumnName("history").UsePropertyAccessMode(PropertyAccessMode.Property);
             // The same JSON document EF wrote for the owned type before ({"line1":…,"postal_code":…}),
             // as a plain column: an entity mapped to JSON would send every batch back to SaveChanges
             // (TrackedChangesWriter). The address never changes after the order is placed.
             order.Property(o => o.ShippingAddress).HasColumnName("shipping_address").HasConversion(
                 new ValueConverter<OrderAddress?, string?>(
-                    address => address == null ? null : JsonSerializer.Serialize(address, ColumnJson),
-                    json => json == null ? null : JsonSerializer.Deserialize<OrderAddress>(json, ColumnJson)),
+                    address => address == null ? null : JsonSerializer.Serialize(address, OrderColumnJson.Options),
+                    json => json == null ? null : JsonSerializer.Deserialize<OrderAddress>(json, OrderColumnJson.Options)),
                 new ValueComparer<OrderAddress?>((a, b) => ReferenceEquals(a, b), a => a == null ? 0 : a.GetHashCode(), a => a));
-            order.Property(o => o.History).HasColumnName("history").HasConversion(ListConverter<OrderTransition>(), ListComparer<OrderTransition>());
             order.HasIndex(o => o.IdempotencyKey).IsUnique();
             order.HasIndex(o => new { o.Status, o.CreatedAt });
             order.HasIndex(o => o.CreatedAt);
             order.HasIndex(o => o.TerminalAt);
         });
     }
-
-    private static readonly JsonSerializerOptions ColumnJson = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new Messaging.UtcDateTimeConverter() },
-    };
-
-    private static ValueConverter<List<T>, string> ListConverter<T>() => new(
-        list => JsonSerializer.Serialize(list, ColumnJson),
-        json => JsonSerializer.Deserialize<List<T>>(json, ColumnJson) ?? new List<T>());
-
-    private static ValueComparer<List<T>> ListComparer<T>() => new(
-        (a, b) => ReferenceEquals(a, b) || (a != null && b != null && a.Count == b.Count),
-        list => list.Count,
-        list => list.ToList());
 }

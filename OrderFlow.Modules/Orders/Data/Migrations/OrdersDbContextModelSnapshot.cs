@@ -33,7 +33,7 @@ namespace OrderFlow.Orders.Data.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("currency");
 
-                    b.Property<string>("History")
+                    b.Property<string>("HistoryJson")
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("history");
@@ -43,7 +43,7 @@ namespace OrderFlow.Orders.Data.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("idempotency_key");
 
-                    b.Property<string>("Items")
+                    b.Property<string>("ItemsJson")
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("items");
