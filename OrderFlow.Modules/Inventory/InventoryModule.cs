@@ -37,7 +37,7 @@ public static class InventoryModule
             .Handle<OrderCreated, OrderCreatedHandler>(ValidateOrderCreated, 1, 2)
             .Handle<OrderCancelled, OrderCancelledHandler>()
             .Handle<PaymentFailed, PaymentFailedHandler>()
-            .Preload((db, orderIds, ct) => db.Reservations.Include(r => r.Lines).Where(r => orderIds.Contains(r.OrderId)).LoadAsync(ct));
+            .Preload((InventoryDbContext db, IReadOnlySet<string> orderIds) => db.Reservations.Include(r => r.Lines).Where(r => orderIds.Contains(r.OrderId)));
         return builder;
     }
 

@@ -25,7 +25,7 @@ public static class NotificationModule
         builder.Services.AddEventConsumer<NotificationDbContext>("notification", Topics.OrderEvents)
             // Only terminal transitions concern the customer; the others are skipped without an inbox row.
             .HandleWhen<OrderStatusChanged, OrderStatusChangedHandler>(evt => evt.IsTerminal)
-            .Preload((db, orderIds, ct) => db.Notifications.Where(n => orderIds.Contains(n.OrderId)).LoadAsync(ct));
+            .Preload((NotificationDbContext db, IReadOnlySet<string> orderIds) => db.Notifications.Where(n => orderIds.Contains(n.OrderId)));
         return builder;
     }
 

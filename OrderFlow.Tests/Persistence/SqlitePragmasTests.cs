@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OrderFlow.Messaging;
 using OrderFlow.Payment.Data;
 using OrderFlow.Persistence;
 
@@ -88,6 +89,58 @@ public sealed class SqlitePragmasTests
                 Assert.That(Sql(one), Does.Contain("json_each"));
                 Assert.That(found, Is.EquivalentTo(new[] { "ORD-1", "ORD-3" }));
             });
+        }
+    }
+
+    [Test]
+    public async Task CompiledPreload_OverListsOfIdsOfAnyLength_IsOneSqlTextWithOneJsonParameter_AndTracksTheRows()
+    {
+        var preload = new ServiceCollection().AddEventConsumer<PaymentDbContext>("payment", "order-events")
+            .Preload((PaymentDbContext db, IReadOnlySet<string> orderIds) => db.Requests.Where(r => orderIds.Contains(r.OrderId)))
+            .Registration.Preload!;
+        var commands = new CommandTexts();
+        var options = new DbContextOptionsBuilder<PaymentDbContext>();
+        StoreServiceCollectionExtensions.Configure<PaymentDbContext>(options, new StoreOptions { Path = Path.Combine(directory, "store.db") });
+        options.AddInterceptors(commands);
+        await using (var db = new PaymentDbContext(options.Options))
+        {
+            await db.Database.MigrateAsync();
+            foreach (var id in new[] { "ORD-1", "ORD-2", "ORD-3" })
+                db.Requests.Add(new PaymentRequest { OrderId = id, Status = PaymentStatus.Pending, UpdatedAt = new DateTime(2026, 1, 15, 0, 0, 0, DateTimeKind.Utc) });
+            await db.SaveChangesAsync();
+        }
+
+        async Task<(List<string> Sql, List<string> Tracked)> Preload(params string[] ids)
+        {
+            await using var db = new PaymentDbContext(options.Options);
+            commands.Texts.Clear();
+            await preload(db, ids.ToHashSet(), CancellationToken.None);
+            return (commands.Texts.ToList(), db.ChangeTracker.Entries<PaymentRequest>().Select(e => e.Entity.OrderId).ToList());
+        }
+
+        var one = await Preload("ORD-1");
+        var three = await Preload("ORD-1", "ORD-3", "ORD-9");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(one.Sql, Has.Count.EqualTo(1));
+            Assert.That(three.Sql, Is.EqualTo(one.Sql), "the SQL does not depend on the list's length");
+            Assert.That(one.Sql.Single(), Does.Contain("json_each"));
+            Assert.That(three.Tracked, Is.EquivalentTo(new[] { "ORD-1", "ORD-3" }), "the rows are in the change tracker");
+        });
+    }
+
+    /// <summary>The SQL texts of the queries a context sends.</summary>
+    private sealed class CommandTexts : Microsoft.EntityFrameworkCore.Diagnostics.DbCommandInterceptor
+    {
+        public List<string> Texts { get; } = [];
+
+        public override ValueTask<Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<System.Data.Common.DbDataReader>> ReaderExecutingAsync(
+            System.Data.Common.DbCommand command, Microsoft.EntityFrameworkCore.Diagnostics.CommandEventData eventData,
+            Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<System.Data.Common.DbDataReader> result, CancellationToken cancellationToken = default)
+        {
+            Texts.Add(command.CommandText);
+            return ValueTask.FromResult(result);
         }
     }
 
