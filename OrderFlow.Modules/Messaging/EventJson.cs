@@ -54,10 +54,10 @@ internal sealed class UtcDateTimeConverter : JsonConverter<DateTime>
 
     public override void Write(Utf8JsonWriter writer, DateTime value, JsonSerializerOptions options)
     {
-        var utc = value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : DateTime.SpecifyKind(value, DateTimeKind.Utc);
-        Span<byte> buffer = stackalloc byte[40];
-        var format = utc.Ticks % TimeSpan.TicksPerSecond == 0 ? "yyyy-MM-dd'T'HH:mm:ss'Z'" : "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'";
-        utc.TryFormat(buffer, out var written, format, CultureInfo.InvariantCulture);
-        writer.WriteStringValue(buffer[..written]);
+        // A UTC DateTime is written by Utf8JsonWriter as ISO-8601 with the fraction's trailing
+        // zeros trimmed and a Z: "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", no fraction for whole seconds.
+        // Formatting with that custom pattern parsed the pattern on every call, ~0.6 % of the CPU
+        // at full speed (docs/benchmarks.md); the text is the same (WireFormatTests).
+        writer.WriteStringValue(value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : DateTime.SpecifyKind(value, DateTimeKind.Utc));
     }
 }

@@ -94,6 +94,25 @@ public sealed class WireFormatTests
     }
 
     [Test]
+    public void Serialize_AnyTimestamp_WritesTheUtcTimeTrimmedWithAZ()
+    {
+        var random = new Random(7);
+        var values = new List<DateTime> { At, At.AddTicks(1), At.AddTicks(1_000_000), At.AddTicks(9_999_999), DateTime.MinValue.AddTicks(1), new DateTime(9999, 12, 31, 23, 59, 59, DateTimeKind.Utc) };
+        for (var i = 0; i < 200; i++) values.Add(new DateTime(random.NextInt64(DateTime.UnixEpoch.Ticks, DateTime.UnixEpoch.Ticks + TimeSpan.TicksPerDay * 36_500), DateTimeKind.Utc));
+        for (var i = 0; i < 20; i++) values.Add(new DateTime(At.Ticks + random.NextInt64(TimeSpan.TicksPerDay), i % 2 == 0 ? DateTimeKind.Local : DateTimeKind.Unspecified));
+
+        foreach (var value in values)
+        {
+            // The form of the original design: UTC (a Local value converted, an Unspecified one taken as UTC), the fraction's trailing zeros trimmed.
+            var utc = value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : DateTime.SpecifyKind(value, DateTimeKind.Utc);
+            var expected = utc.ToString(utc.Ticks % TimeSpan.TicksPerSecond == 0 ? "yyyy-MM-dd'T'HH:mm:ss'Z'" : "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", System.Globalization.CultureInfo.InvariantCulture);
+            var evt = Sample(nameof(InventoryReserved)) with { Timestamp = value };
+
+            Assert.That(Encoding.UTF8.GetString(EventJson.Serialize(evt)), Does.Contain($"\"timestamp\":\"{expected}\""), $"{value:O} ({value.Kind})");
+        }
+    }
+
+    [Test]
     public void Deserialize_WhenPayloadHasFieldsItDoesNotKnow_IgnoresThem()
     {
         var json = SpecPaymentCompleted.Replace("\"amount\":", "\"card\":{\"last4\":\"4242\"},\"amount\":", StringComparison.Ordinal);
