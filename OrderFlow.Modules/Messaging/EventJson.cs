@@ -56,7 +56,7 @@ internal sealed class UtcDateTimeConverter : JsonConverter<DateTime>
     {
         // A UTC DateTime is written by Utf8JsonWriter as ISO-8601 with the fraction's trailing
         // zeros trimmed and a Z: "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", no fraction for whole seconds.
-        // Formatting with that custom pattern parsed the pattern on every call, ~0.6 % of the CPU
+        // Formatting with that custom pattern parsed the pattern on every call, ~0.5 % of the CPU
         // at full speed (docs/benchmarks.md); the text is the same (WireFormatTests).
         writer.WriteStringValue(value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : DateTime.SpecifyKind(value, DateTimeKind.Utc));
     }
