@@ -67,9 +67,7 @@ public sealed class SqlitePragmasTests
         {
             var db = scope.ServiceProvider.GetRequiredService<PaymentDbContext>();
             await db.Database.MigrateAsync();
-            foreach (var id in new[] { "ORD-1", "ORD-2", "ORD-3" })
-                db.Requests.Add(new PaymentRequest { OrderId = id, Status = PaymentStatus.Pending, UpdatedAt = new DateTime(2026, 1, 15, 0, 0, 0, DateTimeKind.Utc) });
-            await db.SaveChangesAsync();
+            await AddRequestsAsync(db, "ORD-1", "ORD-2", "ORD-3");
         }
 
         await using (var scope = services.CreateAsyncScope())
@@ -105,9 +103,7 @@ public sealed class SqlitePragmasTests
         await using (var db = new PaymentDbContext(options.Options))
         {
             await db.Database.MigrateAsync();
-            foreach (var id in new[] { "ORD-1", "ORD-2", "ORD-3" })
-                db.Requests.Add(new PaymentRequest { OrderId = id, Status = PaymentStatus.Pending, UpdatedAt = new DateTime(2026, 1, 15, 0, 0, 0, DateTimeKind.Utc) });
-            await db.SaveChangesAsync();
+            await AddRequestsAsync(db, "ORD-1", "ORD-2", "ORD-3");
         }
 
         async Task<(List<string> Sql, List<string> Tracked)> Preload(params string[] ids)
@@ -128,6 +124,14 @@ public sealed class SqlitePragmasTests
             Assert.That(one.Sql.Single(), Does.Contain("json_each"));
             Assert.That(three.Tracked, Is.EquivalentTo(new[] { "ORD-1", "ORD-3" }), "the rows are in the change tracker");
         });
+    }
+
+    /// <summary>One pending payment request per order id, saved.</summary>
+    private static async Task AddRequestsAsync(PaymentDbContext db, params string[] orderIds)
+    {
+        foreach (var id in orderIds)
+            db.Requests.Add(new PaymentRequest { OrderId = id, Status = PaymentStatus.Pending, UpdatedAt = new DateTime(2026, 1, 15, 0, 0, 0, DateTimeKind.Utc) });
+        await db.SaveChangesAsync();
     }
 
     /// <summary>The SQL texts of the queries a context sends.</summary>
