@@ -20,7 +20,7 @@ internal static class GenerateCommand
         var rate = new Option<double>("--rate") { Description = "Orders per second to offer; 0 = as fast as possible.", DefaultValueFactory = _ => 0 };
         var users = new Option<int>("--users") { Description = "How many distinct users place the orders.", DefaultValueFactory = _ => 100 };
         var inFlight = new Option<int>("--max-in-flight") { Description = "Most orders created but not yet terminal.", DefaultValueFactory = _ => 20_000 };
-        var warmup = new Option<int>("--warmup") { Description = "Orders created first, at the same rate, and left out of the latency figures (JIT, consumers joining).", DefaultValueFactory = _ => 0 };
+        var warmup = new Option<int>("--warmup") { Description = "Orders created first, at the same rate, and left out of the figures (JIT, consumers joining); the measured orders start once all of them are terminal.", DefaultValueFactory = _ => 0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the generated orders.", DefaultValueFactory = _ => 1 };
         var timeout = new Option<TimeSpan>("--timeout") { Description = "Give up when not every order is terminal by then.", DefaultValueFactory = _ => TimeSpan.FromMinutes(10) };
         var mode = new Option<string>("--mode") { Description = "auto (default), standalone or attach.", DefaultValueFactory = _ => "auto" };

@@ -6,15 +6,24 @@ using OrderFlow.Orders.Data;
 
 namespace OrderFlow.Host.Cli;
 
-/// <param name="Warmup">Orders created first, at the same rate, and left out of the latency figures (JIT, the consumers joining their groups).</param>
+/// <param name="Warmup">
+/// Orders created first, at the same rate, and left out of the figures (JIT, the consumers joining
+/// their groups); the measured orders start once every one of them is terminal, so the backlog the
+/// cold start builds is not carried into the measured ones.
+/// </param>
 public sealed record GenerateSettings(int Orders, double Rate, int Users, int MaxInFlight, IReadOnlyList<string> Products, int Seed, TimeSpan Timeout, int Warmup = 0);
 
 /// <param name="Count">How many orders the figures are taken from (the warm-up orders are not).</param>
 public sealed record LatencySummary(double P50Ms, double P95Ms, double P99Ms, double MaxMs, int Count);
 
+/// <summary>The measured orders created in one second of the run (counted from the first one's creation): how many, and their latency.</summary>
+public sealed record LatencySecond(int Second, int Count, double P50Ms, double P99Ms);
+
+/// <param name="OrdersPerSecond">Terminal orders per second of the run; with a warm-up, of the measured orders from their first creation to the run's end.</param>
+/// <param name="LatencyBySecond">The measured orders' latency by the second they were created in: shows whether the run was steady or a backlog was draining.</param>
 public sealed record GenerateReport(
     int Orders, int Terminal, double ElapsedSeconds, double OrdersPerSecond, LatencySummary Latency,
-    IReadOnlyDictionary<string, int> Outcomes, bool TimedOut, int WarmupOrders = 0);
+    IReadOnlyDictionary<string, int> Outcomes, bool TimedOut, int WarmupOrders = 0, IReadOnlyList<LatencySecond>? LatencyBySecond = null);
 
 /// <summary>
 /// Creates orders through the Orders module's placement service (in batches, one transaction
@@ -35,23 +44,26 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
     {
         if (settings.Products.Count == 0) throw new InvalidOperationException("the catalogue (OrderFlow:Modules:Inventory:Catalog) has no products to order");
         var random = new Random(settings.Seed);
-        var pending = new HashSet<string>(StringComparer.Ordinal);
         var total = settings.Warmup + settings.Orders;
-        var warmup = new HashSet<string>(StringComparer.Ordinal);
-        var latencies = new List<double>(settings.Orders);
-        var outcomes = new Dictionary<string, int>();
+        var tally = new Tally(settings.Orders);
         var created = 0;
         var watchFrom = clock.GetUtcNow().UtcDateTime - TimeSpan.FromSeconds(1);
         var stopwatch = Stopwatch.StartNew();
         var deadline = stopwatch.Elapsed + settings.Timeout;
         var lastLook = TimeSpan.Zero;
         var lastProgress = TimeSpan.Zero;
+        // When the measured orders start: at once without a warm-up, else once every warm-up order is terminal.
+        TimeSpan? measuredFrom = settings.Warmup == 0 ? TimeSpan.Zero : null;
 
-        while ((created < total || pending.Count > 0) && stopwatch.Elapsed < deadline)
+        while ((created < total || tally.Pending.Count > 0) && stopwatch.Elapsed < deadline)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var allowed = settings.Rate > 0 ? (int)Math.Min(total, settings.Rate * stopwatch.Elapsed.TotalSeconds + 1) : total;
-            var room = settings.MaxInFlight - pending.Count;
+            if (measuredFrom is null && created == settings.Warmup && tally.WarmupPending == 0) measuredFrom = stopwatch.Elapsed;
+            var draining = measuredFrom is null && created == settings.Warmup;
+            var allowed = measuredFrom is not { } from
+                ? Allowed(settings.Rate, stopwatch.Elapsed, settings.Warmup)
+                : settings.Warmup + Allowed(settings.Rate, stopwatch.Elapsed - from, settings.Orders);
+            var room = settings.MaxInFlight - tally.Pending.Count;
             var toCreate = Math.Min(Math.Min(allowed - created, room), ChunkSize);
             if (toCreate > 0)
             {
@@ -60,64 +72,64 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
                 await using var scope = scopes.CreateAsyncScope();
                 var placed = await scope.ServiceProvider.GetRequiredService<OrderPlacement>().PlaceManyAsync(orders, cancellationToken);
                 StageTimings.Record("generator.place", placing, placed.Count);
-                foreach (var order in placed)
-                {
-                    pending.Add(order.Id);
-                    if (warmup.Count < settings.Warmup) warmup.Add(order.Id);
-                }
-                created += placed.Count;
+                foreach (var order in placed) tally.Created(order.Id, warmup: created++ < settings.Warmup);
             }
 
             // Looks early only when it waits for orders to finish: on every pass once all are
-            // created (the run's end is when the last is seen), every 50 ms at the in-flight cap.
-            // Waiting for the offered rate's next order it looked every ~2 ms, ~180 queries a
-            // second at 100 orders/s; at the cap every ~10 ms, each look reading the window's
-            // overlap again (3.6 % of the CPU at full speed, docs/benchmarks.md) — CPU the measured
-            // flow did not get. The latencies come from the orders' own timestamps, not from when
-            // the watcher sees them, and 50 ms of finished orders is a sliver of the cap.
+            // created (the run's end is when the last is seen), every 50 ms at the in-flight cap
+            // and while the warm-up drains. Waiting for the offered rate's next order it looked
+            // every ~2 ms, ~180 queries a second at 100 orders/s; at the cap every ~10 ms, each look
+            // reading the window's overlap again (3.6 % of the CPU at full speed, docs/benchmarks.md)
+            // — CPU the measured flow did not get. The latencies come from the orders' own
+            // timestamps, not from when the watcher sees them, and 50 ms of finished orders is a
+            // sliver of the cap.
             var sinceLook = stopwatch.Elapsed - lastLook;
             if (sinceLook >= LookInterval
-                || toCreate <= 0 && (created >= total || room <= 0 && sinceLook >= LookIntervalAtCap))
+                || toCreate <= 0 && (created >= total || (room <= 0 || draining) && sinceLook >= LookIntervalAtCap))
             {
                 lastLook = stopwatch.Elapsed;
                 var looking = Stopwatch.GetTimestamp();
-                var before = pending.Count;
-                watchFrom = await CollectAsync(pending, warmup, latencies, outcomes, watchFrom, cancellationToken);
-                if (pending.Count < before) lastProgress = stopwatch.Elapsed;
-                else if ((created >= total || pending.Count >= settings.MaxInFlight) && pending.Count > 0 && stopwatch.Elapsed - lastProgress >= SweepAfter)
+                var before = tally.Pending.Count;
+                watchFrom = await CollectAsync(tally, watchFrom, cancellationToken);
+                if (tally.Pending.Count < before) lastProgress = stopwatch.Elapsed;
+                else if ((created >= total || draining || tally.Pending.Count >= settings.MaxInFlight) && tally.Pending.Count > 0 && stopwatch.Elapsed - lastProgress >= SweepAfter)
                 {
                     // Waiting, and the window found nothing for a while: look the unfinished orders up
                     // by id, so an order whose terminal time fell before the window never holds the
                     // end of the run or a place in flight.
-                    await SweepAsync(pending, warmup, latencies, outcomes, cancellationToken);
+                    await SweepAsync(tally, cancellationToken);
                     lastProgress = stopwatch.Elapsed;
                 }
                 StageTimings.Record("generator.watch", looking);
-                progress?.Report((created, created - pending.Count));
+                progress?.Report((created, created - tally.Pending.Count));
             }
-            if (toCreate <= 0) await Task.Delay(settings.Rate > 0 && created < total ? 2 : 10, cancellationToken);
+            if (toCreate <= 0) await Task.Delay(settings.Rate > 0 && created < total && !draining ? 2 : 10, cancellationToken);
         }
         stopwatch.Stop();
 
-        latencies.Sort();
-        var terminal = created - pending.Count;
+        var terminal = created - tally.Pending.Count;
+        var seconds = settings.Warmup == 0 ? stopwatch.Elapsed.TotalSeconds : (stopwatch.Elapsed - (measuredFrom ?? stopwatch.Elapsed)).TotalSeconds;
+        var counted = settings.Warmup == 0 ? terminal : tally.Latencies.Count;
         return new GenerateReport(
-            total, terminal, stopwatch.Elapsed.TotalSeconds, terminal / Math.Max(stopwatch.Elapsed.TotalSeconds, 1e-9),
-            new LatencySummary(Percentile(latencies, 0.50), Percentile(latencies, 0.95), Percentile(latencies, 0.99), latencies.Count == 0 ? 0 : latencies[^1], latencies.Count),
-            outcomes, pending.Count > 0 || created < total, settings.Warmup);
+            total, terminal, stopwatch.Elapsed.TotalSeconds, counted / Math.Max(seconds, 1e-9), tally.Summary(),
+            tally.Outcomes, tally.Pending.Count > 0 || created < total, settings.Warmup, tally.BySecond());
     }
 
-    /// <summary>Moves orders that became terminal out of <paramref name="pending"/>. Returns where the next look starts.</summary>
-    private async Task<DateTime> CollectAsync(HashSet<string> pending, HashSet<string> warmup, List<double> latencies, Dictionary<string, int> outcomes, DateTime from, CancellationToken cancellationToken)
+    /// <summary>How many of <paramref name="count"/> orders the offered rate allows after <paramref name="elapsed"/> (all of them without a rate).</summary>
+    private static int Allowed(double rate, TimeSpan elapsed, int count) =>
+        rate > 0 ? (int)Math.Min(count, rate * elapsed.TotalSeconds + 1) : count;
+
+    /// <summary>Moves orders that became terminal out of the pending ones. Returns where the next look starts.</summary>
+    private async Task<DateTime> CollectAsync(Tally tally, DateTime from, CancellationToken cancellationToken)
     {
-        if (pending.Count == 0) return from;
+        if (tally.Pending.Count == 0) return from;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
         var newest = from;
         foreach (var order in await FinishedAsync(db.Orders.Where(o => o.TerminalAt >= from), cancellationToken))
         {
             if (order.TerminalAt > newest) newest = order.TerminalAt;
-            Finish(order, pending, warmup, latencies, outcomes);
+            tally.Finish(order);
         }
         // Terminal times are taken when the Orders handlers run, just before their batch's write
         // turn, and one worker (the default) commits its batches in the order they ran, so a later
@@ -129,14 +141,14 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
         return newest - LookBack > from ? newest - LookBack : from;
     }
 
-    private async Task SweepAsync(HashSet<string> pending, HashSet<string> warmup, List<double> latencies, Dictionary<string, int> outcomes, CancellationToken cancellationToken)
+    private async Task SweepAsync(Tally tally, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-        foreach (var chunk in pending.Chunk(SweepChunk))
+        foreach (var chunk in tally.Pending.Chunk(SweepChunk))
         {
             foreach (var order in await FinishedAsync(db.Orders.Where(o => chunk.Contains(o.Id)), cancellationToken))
-                Finish(order, pending, warmup, latencies, outcomes);
+                tally.Finish(order);
         }
     }
 
@@ -146,12 +158,60 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
             .Select(o => new FinishedOrder(o.Id, o.Status, o.CreatedAt, o.TerminalAt!.Value))
             .ToListAsync(cancellationToken);
 
-    private static void Finish(FinishedOrder order, HashSet<string> pending, HashSet<string> warmup, List<double> latencies, Dictionary<string, int> outcomes)
+    /// <summary>The run's orders: the unfinished ones, the warm-up ones among them, the measured ones' latencies and every outcome.</summary>
+    private sealed class Tally(int measured)
     {
-        if (!pending.Remove(order.Id)) return;
-        if (!warmup.Contains(order.Id)) latencies.Add((order.TerminalAt - order.CreatedAt).TotalMilliseconds);
-        var outcome = order.Status.ToString();
-        outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+        private readonly HashSet<string> warmup = new(StringComparer.Ordinal);
+        private readonly List<(DateTime CreatedAt, double Ms)> measuredOrders = new(measured);
+
+        public HashSet<string> Pending { get; } = new(StringComparer.Ordinal);
+        public List<double> Latencies { get; } = new(measured);
+        public Dictionary<string, int> Outcomes { get; } = [];
+        public int WarmupPending { get; private set; }
+
+        public void Created(string id, bool warmup)
+        {
+            Pending.Add(id);
+            if (!warmup) return;
+            this.warmup.Add(id);
+            WarmupPending++;
+        }
+
+        public void Finish(FinishedOrder order)
+        {
+            if (!Pending.Remove(order.Id)) return;
+            if (warmup.Contains(order.Id)) WarmupPending--;
+            else
+            {
+                var ms = (order.TerminalAt - order.CreatedAt).TotalMilliseconds;
+                Latencies.Add(ms);
+                measuredOrders.Add((order.CreatedAt, ms));
+            }
+            var outcome = order.Status.ToString();
+            Outcomes[outcome] = Outcomes.GetValueOrDefault(outcome) + 1;
+        }
+
+        public LatencySummary Summary()
+        {
+            Latencies.Sort();
+            return new LatencySummary(Percentile(Latencies, 0.50), Percentile(Latencies, 0.95), Percentile(Latencies, 0.99),
+                Latencies.Count == 0 ? 0 : Latencies[^1], Latencies.Count);
+        }
+
+        public List<LatencySecond> BySecond()
+        {
+            if (measuredOrders.Count == 0) return [];
+            var first = measuredOrders.Min(o => o.CreatedAt);
+            return measuredOrders
+                .GroupBy(o => (int)(o.CreatedAt - first).TotalSeconds)
+                .OrderBy(g => g.Key)
+                .Select(g =>
+                {
+                    var sorted = g.Select(o => o.Ms).Order().ToList();
+                    return new LatencySecond(g.Key, sorted.Count, Percentile(sorted, 0.50), Percentile(sorted, 0.99));
+                })
+                .ToList();
+        }
     }
 
     private sealed record FinishedOrder(string Id, OrderStatus Status, DateTime CreatedAt, DateTime TerminalAt);

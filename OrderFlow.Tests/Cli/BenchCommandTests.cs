@@ -37,6 +37,8 @@ public sealed class BenchCommandTests
             var latency = report.GetProperty("latency")[0].GetProperty("report");
             Assert.That(latency.GetProperty("warmup_orders").GetInt32(), Is.EqualTo(50));
             Assert.That(latency.GetProperty("latency").GetProperty("count").GetInt32(), Is.EqualTo(100), "the warm-up orders are not measured");
+            Assert.That(latency.GetProperty("latency_by_second").EnumerateArray().Sum(s => s.GetProperty("count").GetInt32()), Is.EqualTo(100),
+                "the per-second series covers the measured orders");
         });
     }
 }

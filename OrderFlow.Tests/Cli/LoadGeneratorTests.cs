@@ -1,5 +1,7 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using OrderFlow.Host.Cli;
+using OrderFlow.Orders.Data;
 using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Cli;
@@ -28,6 +30,36 @@ public sealed class LoadGeneratorTests
             Assert.That(report.Terminal, Is.EqualTo(20));
             Assert.That(report.Latency.Count, Is.EqualTo(20), "each order's latency is taken from the store once");
             Assert.That(report.Outcomes.Values.Sum(), Is.EqualTo(20));
+        });
+    }
+
+    [Test]
+    public async Task Run_WithAWarmup_StartsTheMeasuredOrdersOnceEveryWarmupOrderIsTerminal()
+    {
+        await using var host = await TestHost.StartAsync();
+        var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System);
+        // No rate and room for all: without the wait, warm-up and measured orders would be placed
+        // in one go, before any of them finished.
+        var settings = new GenerateSettings(Orders: 20, Rate: 0, Users: 5, MaxInFlight: 1_000, Products: ["PROD-001", "PROD-002"], Seed: 7,
+            Timeout: TimeSpan.FromSeconds(60), Warmup: 30);
+
+        var report = await generator.RunAsync(settings, null, CancellationToken.None);
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var orders = await scope.ServiceProvider.GetRequiredService<OrdersDbContext>().Orders.AsNoTracking()
+            .OrderBy(o => o.CreatedAt).Select(o => new { o.CreatedAt, o.TerminalAt }).ToListAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.TimedOut, Is.False);
+            Assert.That(orders, Has.Count.EqualTo(50));
+            Assert.That(orders.Skip(30).Min(o => o.CreatedAt), Is.GreaterThanOrEqualTo(orders.Take(30).Max(o => o.TerminalAt!.Value)),
+                "the first measured order is created after the last warm-up order finished");
+            Assert.That(report.WarmupOrders, Is.EqualTo(30));
+            Assert.That(report.Latency.Count, Is.EqualTo(20), "latency is taken from the measured orders only");
+            Assert.That(report.LatencyBySecond!.Sum(s => s.Count), Is.EqualTo(20), "every measured order is in one second of the series");
+            Assert.That(report.LatencyBySecond!.Select(s => s.Second), Is.Ordered.And.Unique);
+            Assert.That(report.LatencyBySecond!.Max(s => s.P99Ms), Is.EqualTo(report.Latency.MaxMs).Within(0.001),
+                "the worst second holds the slowest order when each second has fewer than 100 orders");
         });
     }
 
