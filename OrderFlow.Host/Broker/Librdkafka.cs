@@ -43,6 +43,9 @@ internal static partial class Librdkafka
         var native = Path.Combine(AppContext.BaseDirectory, "runtimes", RuntimeInformation.RuntimeIdentifier.StartsWith("linux-arm") ? "linux-arm64" : "linux-x64", "native");
         yield return Path.Combine(native, "librdkafka.so");
         yield return Path.Combine(native, "centos8-librdkafka.so");
+        // A publish for one runtime identifier (the ReadyToRun publish) puts the native files beside the assemblies.
+        yield return Path.Combine(AppContext.BaseDirectory, "librdkafka.so");
+        yield return Path.Combine(AppContext.BaseDirectory, "centos8-librdkafka.so");
         yield return Path.Combine(AppContext.BaseDirectory, "librdkafka.dll");
         yield return Path.Combine(AppContext.BaseDirectory, "runtimes", "osx-arm64", "native", "librdkafka.dylib");
     }
