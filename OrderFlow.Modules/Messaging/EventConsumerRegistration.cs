@@ -100,6 +100,32 @@ public sealed class EventConsumerBuilder<TContext> where TContext : ModuleDbCont
     }
 
     /// <summary>
+    /// <see cref="Preload{TRow}(System.Linq.Expressions.Expression{Func{TContext, IReadOnlySet{string}, IQueryable{TRow}}})"/>
+    /// without EF Core's change tracking: the rows are read with <c>AsNoTracking</c> and handed to
+    /// the context as rows read untracked (<see cref="ModuleDbContext.FindOfOrderAsync{T}"/> finds
+    /// them; the consumers' writer updates the columns that changed, docs/benchmarks.md). For
+    /// handlers that look their rows up with <see cref="ModuleDbContext.FindOfOrderAsync{T}"/>
+    /// only: <c>FindAsync</c> and <c>Local</c> do not see them. A row the writer cannot update
+    /// from a snapshot (it has navigations) is tracked as the tracked preload would.
+    /// </summary>
+    public EventConsumerBuilder<TContext> PreloadUntracked<TRow>(System.Linq.Expressions.Expression<Func<TContext, IReadOnlySet<string>, IQueryable<TRow>>> query)
+        where TRow : class
+    {
+        var untracked = System.Linq.Expressions.Expression.Lambda<Func<TContext, IReadOnlySet<string>, IQueryable<TRow>>>(
+            System.Linq.Expressions.Expression.Call(typeof(EntityFrameworkQueryableExtensions), nameof(EntityFrameworkQueryableExtensions.AsNoTracking), [typeof(TRow)], query.Body),
+            query.Parameters);
+        var compiled = EF.CompileAsyncQuery(untracked);
+        return Preload(async (db, orderIds, ct) =>
+        {
+            await foreach (var row in compiled(db, orderIds).WithCancellation(ct))
+            {
+                if (TrackedChangesWriter.Snapshot(db, row) is { } loaded) db.AddLoaded(loaded);
+                else db.Attach(row);
+            }
+        });
+    }
+
+    /// <summary>
     /// Applies only the <typeparamref name="TEvent"/>s that match <paramref name="when"/>; the
     /// others are skipped like events of a type this module does not handle (no inbox row).
     /// </summary>

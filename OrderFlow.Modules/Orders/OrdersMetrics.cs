@@ -36,6 +36,9 @@ public sealed class OrdersMetrics
             db.AfterCommit(() => created.Add(1));
             if (order.IsTerminal) AfterTerminal(db, order);
         }
+        // The consumers read a batch's orders untracked (PreloadUntracked); the API tracks them.
+        foreach (var (order, status) in db.LoadedRows<Order>(nameof(Order.Status)))
+            if (order.IsTerminal && !Order.IsTerminalStatus((OrderStatus)status!)) AfterTerminal(db, order);
         foreach (var entry in db.ChangeTracker.Entries<Order>())
         {
             var order = entry.Entity;

@@ -36,7 +36,7 @@ public static class OrdersModule
             .Handle<InventoryReleased, InventoryReleasedHandler>()
             .Handle<PaymentCompleted, PaymentCompletedHandler>()
             .Handle<PaymentFailed, PaymentFailedHandler>()
-            .Preload((OrdersDbContext db, IReadOnlySet<string> orderIds) => db.Orders.Where(o => orderIds.Contains(o.Id)));
+            .PreloadUntracked((OrdersDbContext db, IReadOnlySet<string> orderIds) => db.Orders.Where(o => orderIds.Contains(o.Id)));
         builder.Services.AddScoped<OrderPlacement>();
         builder.Services.AddScoped<IValidator<PlaceOrderRequest>, PlaceOrderRequestValidator>();
         builder.Services.AddHostedService<OrderSagaService>();

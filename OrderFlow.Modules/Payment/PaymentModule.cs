@@ -32,7 +32,7 @@ public static class PaymentModule
             .Handle<OrderCreated, OrderCreatedHandler>(1, 2)
             .Handle<InventoryReserved, InventoryReservedHandler>()
             .Handle<OrderCancelled, OrderCancelledHandler>()
-            .Preload((PaymentDbContext db, IReadOnlySet<string> orderIds) => db.Requests.Where(r => orderIds.Contains(r.OrderId)));
+            .PreloadUntracked((PaymentDbContext db, IReadOnlySet<string> orderIds) => db.Requests.Where(r => orderIds.Contains(r.OrderId)));
         return builder;
     }
 

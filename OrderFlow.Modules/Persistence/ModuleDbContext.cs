@@ -86,7 +86,86 @@ public abstract class ModuleDbContext : DbContext
     /// </summary>
     public async ValueTask<T?> FindOfOrderAsync<T>(string orderId, Func<T, bool> match, Func<CancellationToken, Task<T?>> query, CancellationToken cancellationToken)
         where T : class =>
-        FindInserted(orderId, match) ?? (IsPreloaded(orderId) ? FindPreloaded(orderId, match) : await query(cancellationToken));
+        FindInserted(orderId, match) ?? FindLoaded(orderId, match) ?? (IsPreloaded(orderId) ? FindPreloaded(orderId, match) : await query(cancellationToken));
+
+    private List<LoadedRow>? loaded;
+    private Dictionary<(Type Type, string OrderId), object>? loadedByOrder;
+
+    /// <summary>
+    /// A row read without tracking (<c>EventConsumerBuilder.PreloadUntracked</c>) and the values it
+    /// was read with (<see cref="Original"/>, snapshots by the columns' value comparers, in the
+    /// order of the writer's table shape): the consumers' writer compares the row with them and
+    /// updates the columns that changed, as EF Core would for a tracked row, without EF Core's
+    /// identity map, snapshots and change detection (docs/benchmarks.md).
+    /// </summary>
+    internal sealed record LoadedRow(object Row, object?[] Original, Microsoft.EntityFrameworkCore.Metadata.IProperty[] Columns);
+
+    /// <summary>Adds a row read untracked; <see cref="FindOfOrderAsync{T}"/> finds it.</summary>
+    internal void AddLoaded(LoadedRow row)
+    {
+        (loaded ??= []).Add(row);
+        if (row.Row is IOrderRow ofOrder) (loadedByOrder ??= []).TryAdd((row.Row.GetType(), ofOrder.OrderId), row.Row);
+    }
+
+    /// <summary>After a save: the rows read untracked hold what was written, their snapshots are taken again (as EF Core accepts a tracked row's changes).</summary>
+    internal void AcceptLoaded()
+    {
+        if (loaded is null) return;
+        for (var i = 0; i < loaded.Count; i++) loaded[i] = TrackedChangesWriter.Snapshot(this, loaded[i].Row)!;
+    }
+
+    /// <summary>The rows <see cref="AddLoaded"/> added.</summary>
+    internal IReadOnlyList<LoadedRow> Loaded => loaded ?? (IReadOnlyList<LoadedRow>)[];
+
+    /// <summary>
+    /// The <typeparamref name="T"/> rows read untracked in this unit of work, each with the value
+    /// its <paramref name="property"/> was read with — what a tracked row's original value is
+    /// (the Orders metrics tell a new terminal state by it).
+    /// </summary>
+    public IEnumerable<(T Row, object? Original)> LoadedRows<T>(string property) where T : class
+    {
+        if (loaded is null) yield break;
+        Microsoft.EntityFrameworkCore.Metadata.IProperty[]? columns = null;
+        var column = -1;
+        foreach (var row in loaded)
+        {
+            if (row.Row is not T typed) continue;
+            // Rows of one type share their columns: looked up once.
+            if (!ReferenceEquals(row.Columns, columns))
+            {
+                (columns, column) = (row.Columns, Array.FindIndex(row.Columns, c => c.Name == property));
+                if (column < 0) throw new ArgumentException($"{typeof(T).Name}.{property} is not a column", nameof(property));
+            }
+            yield return (typed, row.Original[column]);
+        }
+    }
+
+    private T? FindLoaded<T>(string orderId, Func<T, bool> match) where T : class
+    {
+        if (loaded is null) return null;
+        if (loadedByOrder is not null && loadedByOrder.TryGetValue((typeof(T), orderId), out var row) && row is T found && match(found)) return found;
+        foreach (var candidate in loaded)
+            if (candidate.Row is T other && match(other)) return other;
+        return null;
+    }
+
+    /// <summary>
+    /// Hands the rows read untracked to EF Core's change tracker, with the values they were read
+    /// with as their original values, so that <c>SaveChanges</c> writes what changed (a unit of
+    /// work the consumers' writer leaves to EF Core).
+    /// </summary>
+    private void TrackLoaded()
+    {
+        if (loaded is null) return;
+        var rows = loaded;
+        (loaded, loadedByOrder) = (null, null);
+        foreach (var row in rows)
+        {
+            var entry = Attach(row.Row);
+            for (var i = 0; i < row.Columns.Length; i++)
+                if (!row.Columns[i].IsPrimaryKey()) entry.Property(row.Columns[i]).OriginalValue = row.Original[i];
+        }
+    }
 
     private List<object>? inserts;
     private Dictionary<(Type Type, string OrderId), object>? insertedByOrder;
@@ -129,12 +208,14 @@ public abstract class ModuleDbContext : DbContext
     // everything it raises: SavingChanges, the metrics) sees them as added rows.
     public override int SaveChanges(bool acceptAllChangesOnSuccess)
     {
+        TrackLoaded();
         TrackInserts();
         return base.SaveChanges(acceptAllChangesOnSuccess);
     }
 
     public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
+        TrackLoaded();
         TrackInserts();
         return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
     }
@@ -190,6 +271,7 @@ public abstract class ModuleDbContext : DbContext
         afterCommit = null;
         preloaded = null;
         DiscardInserts();
+        (loaded, loadedByOrder) = (null, null);
         Saving = null;
         Saved = null;
         SaveFailed = null;

@@ -32,6 +32,13 @@ namespace OrderFlow.Persistence;
 /// unit of work to EF Core.
 /// </para>
 /// <para>
+/// Rows a consumer read untracked (<see cref="ModuleDbContext.AddLoaded"/>: the Orders and Payment
+/// batches' preloads) are compared with the snapshot of the values they were read with, by the
+/// columns' value comparers, and updated like a tracked row: the columns that changed, the key and
+/// every concurrency token as read. EF Core's <c>SaveChanges</c> tracks them first, with those
+/// values as their original ones.
+/// </para>
+/// <para>
 /// Anything else — a deleted row, an entity mapped to JSON or sharing a table, a relationship that is
 /// not ownership, a store default or computed column, a column whose stored type the writer does
 /// not bind (<see cref="StatementCache.CanBind"/>), a generated key that is not one integer
@@ -93,13 +100,25 @@ internal static class TrackedChangesWriter
                 if (UntrackedShapeOf(db, inserts[i].GetType()) is not { } shape) return new PreparedSave(db, null);
                 (insertShapes ??= new UntrackedShape[inserts.Count])[i] = shape;
             }
-            if (changed is null && insertShapes is null) return new PreparedSave(db, []);
+            // Rows read untracked (ModuleDbContext.AddLoaded): compared with the values they were read with.
+            var loaded = db.Loaded;
+            List<(ModuleDbContext.LoadedRow Row, TableShape Shape)>? loadedChanged = null;
+            foreach (var row in loaded)
+            {
+                var shape = LoadedShapeOf(db, row.Row.GetType())!;
+                if (ChangedColumns(row, shape) != 0) (loadedChanged ??= []).Add((row, shape));
+            }
+            if (changed is null && insertShapes is null && loadedChanged is null) return new PreparedSave(db, []);
 
             db.OnSaving();
-            var rows = new List<PreparedRow>((changed?.Count ?? 0) + inserts.Count);
+            var rows = new List<PreparedRow>((changed?.Count ?? 0) + inserts.Count + (loadedChanged?.Count ?? 0));
             // An untracked row is owned by nothing and points at nothing but its owned rows, which
             // follow it (UntrackedShapeOf): any place in the order will do.
             for (var i = 0; i < inserts.Count; i++) PrepareInsert(inserts[i], insertShapes![i], rows);
+            // A row read untracked owns nothing and points at nothing (LoadedShapeOf) either.
+            if (loadedChanged is not null)
+                foreach (var (row, shape) in loadedChanged)
+                    if (PrepareUpdate(row, shape) is { } update) rows.Add(update);
             if (changed is null) return new PreparedSave(db, rows);
             // Owners before what they own: an owned row's foreign key points at its owner.
             foreach (var entry in changed.OrderBy(e => ShapeOf(e.Metadata)!.Depth))
@@ -147,7 +166,9 @@ internal static class TrackedChangesWriter
         }
     }
 
-    private static readonly ConcurrentDictionary<(Type Context, Type Row), UntrackedShape?> UntrackedShapes = new();
+    // By model, not by context type: a context type's model differs between option sets (the tests
+    // build several), and a shape's properties belong to one model.
+    private static readonly ConcurrentDictionary<(IModel Model, Type Row), UntrackedShape?> UntrackedShapes = new();
 
     /// <summary>How a row inserted untracked is written: its table, and the collections of rows it owns in tables of their own.</summary>
     private sealed record UntrackedShape(TableShape Table, OwnedCollection[] Owned);
@@ -170,9 +191,11 @@ internal static class TrackedChangesWriter
     /// tables of their own that own nothing themselves (a reservation's lines). An owned row's key may
     /// be generated: nothing points at it.
     /// </summary>
-    private static UntrackedShape? UntrackedShapeOf(ModuleDbContext db, Type row) => UntrackedShapes.GetOrAdd((db.GetType(), row), key =>
+    private static UntrackedShape? UntrackedShapeOf(ModuleDbContext db, Type row) => UntrackedShapeOf(db.Model, row);
+
+    private static UntrackedShape? UntrackedShapeOf(IModel model, Type row) => UntrackedShapes.GetOrAdd((model, row), static key =>
     {
-        var type = db.Model.FindEntityType(key.Row);
+        var type = key.Model.FindEntityType(key.Row);
         if (type is null || type.IsOwned() || type.GetSkipNavigations().Any()) return null;
         if (ShapeOf(type) is not { GeneratedKey: null } shape) return null;
         var owned = new List<OwnedCollection>();
@@ -244,8 +267,74 @@ internal static class TrackedChangesWriter
         return new PreparedRow(entry, shape, shape.UpdateSql(set, nullTokens), values.ToArray(), IsUpdate: true, GeneratesKey: false);
     }
 
-    /// <summary>One row's statement and its parameter values (provider values, in parameter order), built before the write turn.</summary>
-    internal sealed record PreparedRow(EntityEntry? Entry, TableShape Shape, string Sql, object?[] Values, bool IsUpdate, bool GeneratesKey);
+    /// <summary>
+    /// A row read untracked, ready for the writer (<see cref="ModuleDbContext.AddLoaded"/>): its
+    /// values snapshotted by the columns' value comparers, as EF Core snapshots a tracked row's
+    /// original values. Null when the writer cannot update such a row (<see cref="LoadedShapeOf"/>):
+    /// then it is tracked by EF Core instead.
+    /// </summary>
+    internal static ModuleDbContext.LoadedRow? Snapshot(ModuleDbContext db, object row)
+    {
+        if (LoadedShapeOf(db, row.GetType()) is not { } shape) return null;
+        var original = new object?[shape.Columns.Length];
+        for (var i = 0; i < original.Length; i++) original[i] = shape.Comparers[i].Snapshot(shape.Getters[i].GetClrValueUsingContainingEntity(row));
+        return new ModuleDbContext.LoadedRow(row, original, shape.Columns);
+    }
+
+    /// <summary>
+    /// The shape of a row the writer updates from its snapshot (<see cref="Snapshot"/>): a table of
+    /// its own, every column a property of the class, no navigations, no generated key.
+    /// </summary>
+    private static TableShape? LoadedShapeOf(ModuleDbContext db, Type row) => LoadedShapes.GetOrAdd((db.Model, row), static key =>
+        UntrackedShapeOf(key.Model, key.Row) is { Owned.Length: 0 } untracked && !key.Model.FindEntityType(key.Row)!.GetNavigations().Any()
+        && !untracked.Table.Columns.Any(c => c.IsShadowProperty()) ? untracked.Table : null);
+
+    private static readonly ConcurrentDictionary<(IModel Model, Type Row), TableShape?> LoadedShapes = new();
+
+    /// <summary>The columns, other than the key, whose value differs from the snapshot's (by the column's value comparer).</summary>
+    private static ulong ChangedColumns(ModuleDbContext.LoadedRow row, TableShape shape)
+    {
+        var set = 0UL;
+        for (var i = 0; i < shape.Columns.Length; i++)
+            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(shape.Getters[i].GetClrValueUsingContainingEntity(row.Row), row.Original[i])) set |= 1UL << i;
+        return set;
+    }
+
+    /// <summary><see cref="PrepareUpdate(EntityEntry, TableShape)"/> for a row read untracked: key and tokens from its snapshot.</summary>
+    private static PreparedRow? PrepareUpdate(ModuleDbContext.LoadedRow row, TableShape shape)
+    {
+        var set = ChangedColumns(row, shape);
+        if (set == 0) return null;
+        var nullTokens = 0UL;
+        for (var i = 0; i < shape.Columns.Length; i++)
+            if (shape.IsToken[i] && row.Original[i] is null) nullTokens |= 1UL << i;
+        var values = new List<object?>(shape.Columns.Length + shape.Keys.Length + shape.Tokens.Length);
+        for (var i = 0; i < shape.Columns.Length; i++)
+            if ((set & (1UL << i)) != 0) values.Add(shape.ToProvider(i, shape.Getters[i].GetClrValueUsingContainingEntity(row.Row)));
+        var keys = new List<object?>(shape.Keys.Length);
+        for (var i = 0; i < shape.Columns.Length; i++)
+        {
+            if (shape.IsKey[i])
+            {
+                values.Add(shape.ToProvider(i, row.Original[i]));
+                keys.Add(row.Original[i]);
+            }
+            if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) values.Add(shape.ToProvider(i, row.Original[i]));
+        }
+        return new PreparedRow(null, shape, shape.UpdateSql(set, nullTokens), values.ToArray(), IsUpdate: true, GeneratesKey: false, keys.ToArray());
+    }
+
+    /// <summary>
+    /// One row's statement and its parameter values (provider values, in parameter order), built
+    /// before the write turn. <see cref="Keys"/>: an untracked row's key values, for the error of an
+    /// update that matched no row (a tracked row's are its entry's).
+    /// </summary>
+    internal sealed record PreparedRow(EntityEntry? Entry, TableShape Shape, string Sql, object?[] Values, bool IsUpdate, bool GeneratesKey, object?[]? Keys = null)
+    {
+        public string Describe() => Entry is { } entry
+            ? $"{entry.Metadata.DisplayName()} {string.Join(", ", Shape.Keys.Select(k => entry.OriginalValues[k]))}"
+            : $"{Shape.Table} {string.Join(", ", Keys ?? [])}";
+    }
 
     /// <summary>A save prepared by <see cref="Prepare"/>: the rows to write, or (null) a unit of work for EF Core's <c>SaveChanges</c>.</summary>
     internal sealed class PreparedSave
@@ -284,11 +373,7 @@ internal static class TrackedChangesWriter
                 {
                     if (row.GeneratesKey) AssignKey(statements, row, nextIds);
                     if (statements.Execute(row.Sql, row.Values) != 1 && row.IsUpdate)
-                    {
-                        var original = row.Entry!.OriginalValues;
-                        throw new DbUpdateConcurrencyException(
-                            $"{row.Entry.Metadata.DisplayName()} {string.Join(", ", row.Shape.Keys.Select(k => original[k]))} was changed or removed since it was read");
-                    }
+                        throw new DbUpdateConcurrencyException($"{row.Describe()} was changed or removed since it was read");
                 }
             }
             catch
@@ -304,6 +389,7 @@ internal static class TrackedChangesWriter
         {
             if (rows is not { Count: > 0 }) return;
             db.DiscardInserts();
+            db.AcceptLoaded();
             var tracker = db.ChangeTracker;
             var detect = tracker.AutoDetectChangesEnabled;
             tracker.AutoDetectChangesEnabled = false;
@@ -362,6 +448,10 @@ internal static class TrackedChangesWriter
 
         public required string Table { get; init; }
         public required IProperty[] Columns { get; init; }
+
+        /// <summary>The columns' getters (<see cref="IProperty.GetGetter"/>), for rows read or inserted untracked.</summary>
+        public IClrPropertyGetter[] Getters => getters ??= Columns.Select(c => c.GetGetter()).ToArray();
+        private IClrPropertyGetter[]? getters;
         public required string[] ColumnNames { get; init; }
         public required RelationalTypeMapping[] Mappings { get; init; }
         public required ValueComparer[] Comparers { get; init; }

@@ -49,6 +49,7 @@ public sealed class ContextPoolTests
             first.MarkPreloaded(new HashSet<string> { "ORD-1" });
             first.Requests.Attach(new PaymentRequest { OrderId = "ORD-1", Status = PaymentStatus.Pending, UpdatedAt = At });
             first.Insert(new LedgerEntry { Id = "PAY-1", OrderId = "ORD-1", Kind = LedgerKind.Charge, Amount = 1m, At = At });
+            first.AddLoaded(TrackedChangesWriter.Snapshot(first, new PaymentRequest { OrderId = "ORD-3", Status = PaymentStatus.Pending, UpdatedAt = At })!);
             first.Saving += () => calls++;
             first.Saved += () => calls++;
             first.SaveFailed += () => calls++;
@@ -64,6 +65,7 @@ public sealed class ContextPoolTests
                 Assert.That(second.ChangeTracker.Entries(), Is.Empty);
                 Assert.That(second.Inserted<LedgerEntry>(), Is.Empty);
                 Assert.That(second.IsPreloaded("ORD-1"), Is.False);
+                Assert.That(second.LoadedRows<PaymentRequest>(nameof(PaymentRequest.Status)), Is.Empty, "rows read untracked are gone");
             });
             second.OnSaving();
             second.OnSaved();

@@ -1,5 +1,3 @@
-using System.Globalization;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using OrderFlow.Inventory.Data;
 using OrderFlow.Messaging;
@@ -424,30 +422,14 @@ public sealed class TrackedChangesWriterTests
         await transaction.CommitAsync();
     }
 
-    /// <summary>Every row of a table as text with each value's storage class (59.97 as TEXT is not 59.97 as REAL), in rowid order, without the named columns.</summary>
     private static List<string[]> Rows<TContext>(InMemoryStore<TContext> store, string table, params string[] except)
-        where TContext : ModuleDbContext
-    {
-        using var db = store.NewContext();
-        var connection = (SqliteConnection)db.Database.GetDbConnection();
-        if (connection.State != System.Data.ConnectionState.Open) connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT * FROM \"{table}\" ORDER BY rowid";
-        using var reader = command.ExecuteReader();
-        var rows = new List<string[]>();
-        while (reader.Read())
-            rows.Add(Enumerable.Range(0, reader.FieldCount).Where(i => !except.Contains(reader.GetName(i)))
-                .Select(i => reader.IsDBNull(i) ? "NULL" : Text(reader.GetValue(i)) + " " + reader.GetFieldType(i).Name).ToArray());
-        return rows;
+        where TContext : ModuleDbContext => store.Rows(table, except);
 
-        static string Text(object value) => value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, CultureInfo.InvariantCulture)!;
-    }
-
-    private static Order NewOrder()
+    internal static Order NewOrder(string id = "ORD-1")
     {
         var order = new Order
         {
-            Id = "ORD-1",
+            Id = id,
             UserId = "USER-1",
             Items = [new OrderLine { ProductId = "PROD-001", Quantity = 3, Price = 19.99m }],
             TotalAmount = 59.97m,

@@ -57,6 +57,22 @@ public sealed class InMemoryStore<TContext> : IDisposable where TContext : Modul
     public Task<List<(string EventType, string Key)>> OutboxRowsAsync() =>
         ReadAsync(async db => (await db.OutboxMessages.OrderBy(m => m.Id).ToListAsync()).Select(m => (m.EventType, m.Key)).ToList());
 
+    /// <summary>Every row of a table as text with each value's storage class (59.97 as TEXT is not 59.97 as REAL), in rowid order, without the named columns.</summary>
+    public List<string[]> Rows(string table, params string[] except)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT * FROM \"{table}\" ORDER BY rowid";
+        using var reader = command.ExecuteReader();
+        var rows = new List<string[]>();
+        while (reader.Read())
+            rows.Add(Enumerable.Range(0, reader.FieldCount).Where(i => !except.Contains(reader.GetName(i)))
+                .Select(i => reader.IsDBNull(i) ? "NULL" : Text(reader.GetValue(i)) + " " + reader.GetFieldType(i).Name).ToArray());
+        return rows;
+
+        static string Text(object value) =>
+            value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!;
+    }
+
     public void Dispose() => connection.Dispose();
 }
 

@@ -55,8 +55,11 @@ public sealed class OrderTransition
 /// <see cref="History"/> and announced with <see cref="OrderStatusChanged"/>; an illegal one throws
 /// <see cref="IllegalTransitionException"/> and changes nothing.
 /// </summary>
-public sealed class Order
+public sealed class Order : OrderFlow.Persistence.IOrderRow
 {
+    // The consumers find a batch's orders by this (ModuleDbContext.FindOfOrderAsync); not mapped.
+    string OrderFlow.Persistence.IOrderRow.OrderId => Id;
+
     private static readonly Dictionary<OrderStatus, OrderStatus[]> Allowed = new()
     {
         [OrderStatus.Created] = [OrderStatus.InventoryReserved, OrderStatus.Rejected, OrderStatus.Cancelled],
