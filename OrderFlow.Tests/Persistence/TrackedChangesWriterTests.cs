@@ -409,6 +409,12 @@ public sealed class TrackedChangesWriterTests
     {
         await using var db = store.NewContext();
         await change(db);
+        await SaveAsync(db, useWriter);
+    }
+
+    /// <summary>Saves what <paramref name="db"/> holds in a transaction of its own: by the consumers' writer, or by EF Core's SaveChanges.</summary>
+    internal static async Task SaveAsync(ModuleDbContext db, bool useWriter)
+    {
         await using var transaction = await db.Database.BeginTransactionAsync();
         if (useWriter)
         {

@@ -46,7 +46,7 @@ public sealed class UntrackedPreloadTests
                     Assert.That(db.ChangeTracker.Entries<Order>(), Is.Empty, "the preload tracks no order");
                 await SaveAsync(db, byWriter: save == Save.UntrackedByTheWriter);
             }
-            rows[save] = (Rows(store, "orders_orders"), Rows(store, "orders_outbox", "event_id", "payload", "traceparent"));
+            rows[save] = (store.Rows("orders_orders"), store.Rows("orders_outbox", "event_id", "payload", "traceparent"));
         }
 
         var saved = rows[Save.UntrackedByTheWriter].Orders;
@@ -180,21 +180,5 @@ public sealed class UntrackedPreloadTests
         return (await db.FindOfOrderAsync<Order>(id, o => o.Id == id, _ => throw new AssertionException("no query"), CancellationToken.None))!;
     }
 
-    private static async Task SaveAsync(ModuleDbContext db, bool byWriter)
-    {
-        await using var transaction = await db.Database.BeginTransactionAsync();
-        if (byWriter)
-        {
-            using var statements = new StatementCache(db);
-            await TrackedChangesWriter.SaveAsync(statements, CancellationToken.None);
-        }
-        else
-        {
-            await db.SaveChangesAsync();
-        }
-        await transaction.CommitAsync();
-    }
-
-    private static List<string[]> Rows<TContext>(InMemoryStore<TContext> store, string table, params string[] except)
-        where TContext : ModuleDbContext => store.Rows(table, except);
+    private static Task SaveAsync(ModuleDbContext db, bool byWriter) => TrackedChangesWriterTests.SaveAsync(db, byWriter);
 }
