@@ -143,7 +143,13 @@ public abstract class ModuleDbContext : DbContext
     private T? FindLoaded<T>(string orderId, Func<T, bool> match) where T : class
     {
         if (loaded is null) return null;
-        if (loadedByOrder is not null && loadedByOrder.TryGetValue((typeof(T), orderId), out var row) && row is T found && match(found)) return found;
+        // Rows of an order are indexed by their own type (AddLoaded): a miss there is a miss, and
+        // only a row the caller does not want (a narrower match) sends the lookup to all of them.
+        if (typeof(T).IsAssignableTo(typeof(IOrderRow)))
+        {
+            if (loadedByOrder is null || !loadedByOrder.TryGetValue((typeof(T), orderId), out var row)) return null;
+            if (row is T found && match(found)) return found;
+        }
         foreach (var candidate in loaded)
             if (candidate.Row is T other && match(other)) return other;
         return null;
