@@ -104,7 +104,7 @@ public abstract class ModuleDbContext : DbContext
     internal void AddLoaded(LoadedRow row)
     {
         (loaded ??= []).Add(row);
-        if (row.Row is IOrderRow ofOrder) (loadedByOrder ??= []).TryAdd((row.Row.GetType(), ofOrder.OrderId), row.Row);
+        IndexByOrder(ref loadedByOrder, row.Row);
     }
 
     /// <summary>After a save: the rows read untracked hold what was written, their snapshots are taken again (as EF Core accepts a tracked row's changes).</summary>
@@ -140,20 +140,8 @@ public abstract class ModuleDbContext : DbContext
         }
     }
 
-    private T? FindLoaded<T>(string orderId, Func<T, bool> match) where T : class
-    {
-        if (loaded is null) return null;
-        // Rows of an order are indexed by their own type (AddLoaded): a miss there is a miss, and
-        // only a row the caller does not want (a narrower match) sends the lookup to all of them.
-        if (typeof(T).IsAssignableTo(typeof(IOrderRow)))
-        {
-            if (loadedByOrder is null || !loadedByOrder.TryGetValue((typeof(T), orderId), out var row)) return null;
-            if (row is T found && match(found)) return found;
-        }
-        foreach (var candidate in loaded)
-            if (candidate.Row is T other && match(other)) return other;
-        return null;
-    }
+    private T? FindLoaded<T>(string orderId, Func<T, bool> match) where T : class =>
+        FindOfOrder(loaded, static row => row.Row, loadedByOrder, orderId, match);
 
     /// <summary>
     /// Hands the rows read untracked to EF Core's change tracker, with the values they were read
@@ -189,8 +177,7 @@ public abstract class ModuleDbContext : DbContext
     public void Insert<T>(T row) where T : class
     {
         (inserts ??= []).Add(row);
-        // Keyed by the row's own type, as the index of tracked rows (IndexOrderRows) is.
-        if (row is IOrderRow ofOrder) (insertedByOrder ??= []).TryAdd((row.GetType(), ofOrder.OrderId), row);
+        IndexByOrder(ref insertedByOrder, row);
     }
 
     /// <summary>The rows <see cref="Insert{T}"/> added and no save has written yet.</summary>
@@ -202,12 +189,32 @@ public abstract class ModuleDbContext : DbContext
     /// <summary>Forgets the pending inserts: they were written (or the unit of work is dropped).</summary>
     internal void DiscardInserts() => (inserts, insertedByOrder) = (null, null);
 
-    private T? FindInserted<T>(string orderId, Func<T, bool> match) where T : class
+    private T? FindInserted<T>(string orderId, Func<T, bool> match) where T : class =>
+        FindOfOrder(inserts, static row => row, insertedByOrder, orderId, match);
+
+    /// <summary>
+    /// The first of <paramref name="rows"/> that is a <typeparamref name="T"/> and matches. Rows of
+    /// an order are indexed by their own type (<see cref="IndexByOrder"/>): a miss there is a miss,
+    /// and only a row the caller does not want (a narrower match) sends the lookup to all of them.
+    /// </summary>
+    private static T? FindOfOrder<T, TItem>(List<TItem>? rows, Func<TItem, object> rowOf, Dictionary<(Type Type, string OrderId), object>? byOrder,
+        string orderId, Func<T, bool> match) where T : class
     {
-        if (inserts is null) return null;
-        if (!typeof(T).IsAssignableTo(typeof(IOrderRow))) return inserts.OfType<T>().FirstOrDefault(match);
-        if (insertedByOrder is null || !insertedByOrder.TryGetValue((typeof(T), orderId), out var row)) return null;
-        return row is T found && match(found) ? found : inserts.OfType<T>().FirstOrDefault(match);
+        if (rows is null) return null;
+        if (typeof(T).IsAssignableTo(typeof(IOrderRow)))
+        {
+            if (byOrder is null || !byOrder.TryGetValue((typeof(T), orderId), out var indexed)) return null;
+            if (indexed is T found && match(found)) return found;
+        }
+        foreach (var item in rows)
+            if (rowOf(item) is T row && match(row)) return row;
+        return null;
+    }
+
+    /// <summary>Indexes a row of an order by its own type, as the index of tracked rows (<see cref="IndexOrderRows"/>) is.</summary>
+    private static void IndexByOrder(ref Dictionary<(Type Type, string OrderId), object>? byOrder, object row)
+    {
+        if (row is IOrderRow ofOrder) (byOrder ??= []).TryAdd((row.GetType(), ofOrder.OrderId), row);
     }
 
     // EF Core's own save: the pending inserts join the change tracker first, so SaveChanges (and

@@ -242,29 +242,46 @@ internal static class TrackedChangesWriter
     /// </summary>
     private static PreparedRow? PrepareUpdate(EntityEntry entry, TableShape shape)
     {
-        var current = entry.CurrentValues;
-        var original = entry.OriginalValues;
+        var currentValues = entry.CurrentValues;
+        var originalValues = entry.OriginalValues;
+        var current = new object?[shape.Columns.Length];
+        var original = new object?[shape.Columns.Length];
         var set = 0UL;
-        var nullTokens = 0UL;
         for (var i = 0; i < shape.Columns.Length; i++)
         {
             var column = shape.Columns[i];
-            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(current[column], original[column])) set |= 1UL << i;
-            if (shape.IsToken[i] && original[column] is null) nullTokens |= 1UL << i;
+            (current[i], original[i]) = (currentValues[column], originalValues[column]);
+            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(current[i], original[i])) set |= 1UL << i;
         }
         if (set == 0 && shape.Tokens.Length == 0) return null;
+        return Update(entry.Metadata.DisplayName(), shape, set, current, original);
+    }
 
-        // In the order of the statement's parameters (UpdateSql): the SET columns, then per column
-        // its key and its token.
+    /// <summary>
+    /// The UPDATE of the <paramref name="set"/> columns to their <paramref name="current"/> values,
+    /// where the key and every concurrency token hold their <paramref name="original"/> ones (a null
+    /// token with IS NULL). The values in the order of the statement's parameters (UpdateSql): the
+    /// SET columns, then per column its key and its token.
+    /// </summary>
+    private static PreparedRow Update(string rowName, TableShape shape, ulong set, object?[] current, object?[] original)
+    {
+        var nullTokens = 0UL;
+        for (var i = 0; i < shape.Columns.Length; i++)
+            if (shape.IsToken[i] && original[i] is null) nullTokens |= 1UL << i;
         var values = new List<object?>(shape.Columns.Length + shape.Keys.Length + shape.Tokens.Length);
         for (var i = 0; i < shape.Columns.Length; i++)
-            if ((set & (1UL << i)) != 0) values.Add(shape.ToProvider(i, current[shape.Columns[i]]));
+            if ((set & (1UL << i)) != 0) values.Add(shape.ToProvider(i, current[i]));
+        var keys = new List<object?>(shape.Keys.Length);
         for (var i = 0; i < shape.Columns.Length; i++)
         {
-            if (shape.IsKey[i]) values.Add(shape.ToProvider(i, original[shape.Columns[i]]));
-            if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) values.Add(shape.ToProvider(i, original[shape.Columns[i]]));
+            if (shape.IsKey[i])
+            {
+                values.Add(shape.ToProvider(i, original[i]));
+                keys.Add(original[i]);
+            }
+            if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) values.Add(shape.ToProvider(i, original[i]));
         }
-        return new PreparedRow(entry, shape, shape.UpdateSql(set, nullTokens), values.ToArray(), IsUpdate: true, GeneratesKey: false);
+        return new PreparedRow(null, shape, shape.UpdateSql(set, nullTokens), values.ToArray(), IsUpdate: true, GeneratesKey: false, (rowName, keys.ToArray()));
     }
 
     /// <summary>
@@ -305,35 +322,20 @@ internal static class TrackedChangesWriter
     {
         var set = ChangedColumns(row, shape);
         if (set == 0) return null;
-        var nullTokens = 0UL;
-        for (var i = 0; i < shape.Columns.Length; i++)
-            if (shape.IsToken[i] && row.Original[i] is null) nullTokens |= 1UL << i;
-        var values = new List<object?>(shape.Columns.Length + shape.Keys.Length + shape.Tokens.Length);
-        for (var i = 0; i < shape.Columns.Length; i++)
-            if ((set & (1UL << i)) != 0) values.Add(shape.ToProvider(i, shape.Getters[i].GetClrValueUsingContainingEntity(row.Row)));
-        var keys = new List<object?>(shape.Keys.Length);
-        for (var i = 0; i < shape.Columns.Length; i++)
-        {
-            if (shape.IsKey[i])
-            {
-                values.Add(shape.ToProvider(i, row.Original[i]));
-                keys.Add(row.Original[i]);
-            }
-            if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) values.Add(shape.ToProvider(i, row.Original[i]));
-        }
-        return new PreparedRow(null, shape, shape.UpdateSql(set, nullTokens), values.ToArray(), IsUpdate: true, GeneratesKey: false, keys.ToArray());
+        var current = new object?[shape.Columns.Length];
+        for (var i = 0; i < current.Length; i++) current[i] = shape.Getters[i].GetClrValueUsingContainingEntity(row.Row);
+        return Update(shape.Table, shape, set, current, row.Original);
     }
 
     /// <summary>
     /// One row's statement and its parameter values (provider values, in parameter order), built
-    /// before the write turn. <see cref="Keys"/>: an untracked row's key values, for the error of an
-    /// update that matched no row (a tracked row's are its entry's).
+    /// before the write turn. <see cref="Updated"/>: an update's row name and key as read, for the
+    /// error of an update that matched no row.
     /// </summary>
-    internal sealed record PreparedRow(EntityEntry? Entry, TableShape Shape, string Sql, object?[] Values, bool IsUpdate, bool GeneratesKey, object?[]? Keys = null)
+    internal sealed record PreparedRow(EntityEntry? Entry, TableShape Shape, string Sql, object?[] Values, bool IsUpdate, bool GeneratesKey,
+        (string Name, object?[] Keys)? Updated = null)
     {
-        public string Describe() => Entry is { } entry
-            ? $"{entry.Metadata.DisplayName()} {string.Join(", ", Shape.Keys.Select(k => entry.OriginalValues[k]))}"
-            : $"{Shape.Table} {string.Join(", ", Keys ?? [])}";
+        public string Describe() => Updated is var (name, keys) ? $"{name} {string.Join(", ", keys)}" : Shape.Table;
     }
 
     /// <summary>A save prepared by <see cref="Prepare"/>: the rows to write, or (null) a unit of work for EF Core's <c>SaveChanges</c>.</summary>
