@@ -96,19 +96,22 @@ internal static class GenerateCommand
             // Bytes allocated on the managed heap per order: unlike time, the machine's load does
             // not move it, so a change's effect on the garbage shows in a single pair of runs.
             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var threadsBefore = ThreadCpu.Snapshot();
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             var report = await RunWithProgressAsync(generator, settings, cancellationToken);
+            var threadsAfter = ThreadCpu.Snapshot();
             var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+            var cpuByThread = ThreadCpu.Between(threadsBefore, threadsAfter, cpuSeconds);
             var cpuMsPerOrder = report.Terminal == 0 ? 0 : cpuSeconds * 1000 / report.Terminal;
             var allocatedKbPerOrder = report.Terminal == 0 ? 0 : (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / 1024.0 / report.Terminal;
             if (settle && !attach) await SettleAsync(cancellationToken);
             var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
-            Print(report, peakRssMb, cpuSeconds, cpuMsPerOrder, allocatedKbPerOrder);
+            Print(report, peakRssMb, cpuSeconds, cpuMsPerOrder, allocatedKbPerOrder, cpuByThread);
             if (reportFile is not null)
                 await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new
                 {
                     report, peak_rss_mb = peakRssMb, cpu_seconds = cpuSeconds, cpu_ms_per_order = cpuMsPerOrder,
-                    allocated_kb_per_order = allocatedKbPerOrder,
+                    allocated_kb_per_order = allocatedKbPerOrder, cpu_by_thread = cpuByThread,
                     mode = attach ? "attach" : "standalone", stages = OrderFlow.Messaging.StageTimings.Snapshot(),
                 },
                     new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }), cancellationToken);
@@ -147,7 +150,8 @@ internal static class GenerateCommand
         }), cancellationToken);
     }
 
-    private static void Print(GenerateReport report, double peakRssMb, double cpuSeconds, double cpuMsPerOrder, double allocatedKbPerOrder)
+    private static void Print(GenerateReport report, double peakRssMb, double cpuSeconds, double cpuMsPerOrder, double allocatedKbPerOrder,
+        IReadOnlyList<ThreadCpu.Group> cpuByThread)
     {
         var table = new Table().AddColumns("Measure", "Value");
         table.AddRow("Orders", $"{report.Terminal} of {report.Orders} terminal");
@@ -159,6 +163,8 @@ internal static class GenerateCommand
         table.AddRow("Peak RSS", $"{peakRssMb:F0} MB");
         table.AddRow("CPU per order", $"{cpuMsPerOrder:F2} ms ({cpuSeconds / Math.Max(report.ElapsedSeconds, 1e-9):F1} of {Environment.ProcessorCount} cores)");
         table.AddRow("Allocated per order", $"{allocatedKbPerOrder:F1} KB");
+        if (cpuByThread.Count > 0)
+            table.AddRow("CPU by thread", string.Join("\n", cpuByThread.Take(6).Select(g => $"{g.Share:P0} {g.Name}")));
         AnsiConsole.Write(table);
         if (report.TimedOut) AnsiConsole.MarkupLine($"[red]Timed out: {report.Orders - report.Terminal} order(s) not terminal.[/]");
     }

@@ -32,6 +32,13 @@ public sealed class BenchCommandTests
                 Assert.That(report.GetProperty(part).GetProperty("broker_peak_rss_mb").GetDouble(), Is.GreaterThan(0), $"{part}: the broker ran apart");
                 Assert.That(report.GetProperty(part).GetProperty("cpu_ms_per_order").GetDouble(), Is.GreaterThan(0).And.LessThan(1_000), $"{part}: CPU per order");
                 Assert.That(report.GetProperty(part).GetProperty("allocated_kb_per_order").GetDouble(), Is.GreaterThan(1).And.LessThan(100_000), $"{part}: allocated per order");
+                if (OperatingSystem.IsLinux())
+                {
+                    var groups = report.GetProperty(part).GetProperty("cpu_by_thread").EnumerateArray().ToList();
+                    Assert.That(groups.Sum(g => g.GetProperty("share").GetDouble()), Is.EqualTo(1.0).Within(0.02), $"{part}: the thread groups add up to the process");
+                    Assert.That(groups.Single(g => g.GetProperty("name").GetString()!.StartsWith("thread pool", StringComparison.Ordinal)).GetProperty("seconds").GetDouble(),
+                        Is.GreaterThan(0), $"{part}: the workers' CPU is seen");
+                }
             }
             Assert.That(report.GetProperty("sustained").GetProperty("report").GetProperty("terminal").GetInt32(), Is.EqualTo(200));
             var latency = report.GetProperty("latency")[0].GetProperty("report");
