@@ -10,6 +10,16 @@ namespace OrderFlow.Host.Broker;
 /// The embedded broker: librdkafka's mock cluster (one broker, real Kafka wire protocol, data in
 /// memory only), reachable on a fixed loopback port through <see cref="TcpRelay"/>.
 /// </summary>
+/// <remarks>
+/// The mock listens on an ephemeral loopback port, and a client talks to the address a broker
+/// advertises once it has bootstrapped. By default the broker advertises that listener of its own:
+/// clients bootstrap on the fixed port and then talk to the broker directly, which is as reachable
+/// (the same loopback) and spares every request and response a pass through the relay — ~5 % of the
+/// CPU of a full-speed run and 10–30 % of the latency (docs/benchmarks.md). With
+/// <c>relayAllConnections</c> (<c>Kafka:EmbeddedRelayAllConnections</c>) the broker advertises the fixed port instead, so every
+/// connection goes through the relay: for clients that reach only that port (a port forwarded from
+/// another machine with <c>ssh -L</c>, say).
+/// </remarks>
 public sealed class EmbeddedBroker : IAsyncDisposable
 {
     public const int BrokerId = 1;
@@ -32,9 +42,10 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// <summary>
     /// Starts a mock cluster and binds <paramref name="port"/> (0 picks a free one). Creates
     /// <paramref name="topics"/> with <paramref name="partitions"/> partitions each.
+    /// <paramref name="relayAllConnections"/>: every connection through the fixed port (the class's remarks).
     /// Throws <see cref="SocketException"/> when the port is taken.
     /// </summary>
-    public static EmbeddedBroker Start(int port, int partitions, IEnumerable<string>? topics = null)
+    public static EmbeddedBroker Start(int port, int partitions, IEnumerable<string>? topics = null, bool relayAllConnections = false)
     {
         Librdkafka.EnsureLoaded();
         var errstr = new byte[512];
@@ -62,7 +73,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             Librdkafka.rd_kafka_destroy(rk);
             throw;
         }
-        Librdkafka.rd_kafka_mock_broker_set_host_port(cluster, BrokerId, "127.0.0.1", relay.Port);
+        if (relayAllConnections) Librdkafka.rd_kafka_mock_broker_set_host_port(cluster, BrokerId, "127.0.0.1", relay.Port);
         // Consumers join at once instead of after the 3 s default delay of the first rebalance.
         Librdkafka.rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 0);
 

@@ -4,9 +4,10 @@ using System.Net.Sockets;
 namespace OrderFlow.Host.Broker;
 
 /// <summary>
-/// Forwards a fixed loopback port to the mock cluster's ephemeral one.
-/// rd_kafka_mock_broker_set_host_port only changes the address the broker advertises; this relay
-/// makes that address real, so other processes and third-party clients can reach the broker.
+/// Forwards a fixed loopback port to the mock cluster's ephemeral one, so other processes and
+/// third-party clients find the broker at a known address: they bootstrap here. Only when the
+/// broker advertises this port too (rd_kafka_mock_broker_set_host_port, which changes nothing but
+/// the advertised address) do their other connections come through here as well.
 /// </summary>
 internal sealed class TcpRelay : IAsyncDisposable
 {

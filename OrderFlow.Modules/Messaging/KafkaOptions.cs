@@ -12,6 +12,14 @@ public sealed class KafkaOptions
     /// <summary>Loopback port of the embedded broker; other processes and third-party clients connect here.</summary>
     public int EmbeddedPort { get; set; } = 19092;
 
+    /// <summary>
+    /// false (the default): clients find the embedded broker on <see cref="EmbeddedPort"/> and then
+    /// talk to its own loopback listener (an ephemeral port it advertises), one hop less per request.
+    /// true: it advertises <see cref="EmbeddedPort"/>, so every connection passes through that port,
+    /// for clients that can reach only it (a port forwarded with <c>ssh -L</c>, say).
+    /// </summary>
+    public bool EmbeddedRelayAllConnections { get; set; }
+
     /// <summary>Set by the host once it started or joined the embedded broker: enables the latency-tuned client settings.</summary>
     public bool UsingEmbeddedBroker { get; set; }
 

@@ -27,6 +27,35 @@ public sealed class EmbeddedBrokerTests
         Assert.That(metadata.Topics.Where(t => Topics.All.Contains(t.Topic)).Select(t => t.Partitions.Count), Is.All.EqualTo(5));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Clients_BootstrapOnTheFixedPort_AndTalkToTheAdvertisedListenerUnlessEverythingIsRelayed(bool relayAll)
+    {
+        var port = HostProcess.FreePort();
+        await using var broker = EmbeddedBroker.Start(port, 2, relayAllConnections: relayAll);
+        var bootstrap = $"127.0.0.1:{port}";
+
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+        var advertised = admin.GetMetadata(TimeSpan.FromSeconds(10)).Brokers.Single();
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = bootstrap }).Build())
+            await producer.ProduceAsync(Topics.OrderEvents, new Message<string, string> { Key = "ORD-1", Value = "through the advertised address" });
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = "advertised-" + relayAll, AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        consumer.Subscribe(Topics.OrderEvents);
+        var read = consumer.Consume(TimeSpan.FromSeconds(20));
+        consumer.Close();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(advertised.Host, Is.EqualTo("127.0.0.1"), "a loopback address, as reachable as the fixed port");
+            if (relayAll) Assert.That(advertised.Port, Is.EqualTo(port), "every connection through the fixed port");
+            else Assert.That(advertised.Port, Is.Not.EqualTo(port), "the broker's own listener: no relay hop");
+            Assert.That(read?.Message.Value, Is.EqualTo("through the advertised address"));
+        });
+    }
+
     [Test]
     public async Task CreateTopic_WhenCalledTwice_IsIdempotent()
     {
