@@ -73,15 +73,19 @@ internal sealed class JsonListColumn<T>
     public void Add(T item)
     {
         if (list is not null) list.Add(item);
-        else json = Append(json, [item], 0);
+        else json = Append(json, item);
     }
+
+    /// <summary>One item, the usual case (a transition added to the history): the new text in one allocation.</summary>
+    private static string Append(string json, T item) =>
+        string.Concat(json.AsSpan(0, ArrayEnd(json)), IsEmptyArray(json) ? "" : ",", JsonSerializer.Serialize(item, OrderColumnJson.Options), "]");
 
     private static string Append(string json, List<T> items, int from)
     {
-        if (json.Length < 2 || json[^1] != ']') throw new JsonException($"the column holds no JSON array: '{json}'");
+        if (items.Count - from == 1) return Append(json, items[from]);
+        var first = IsEmptyArray(json);
         var text = new StringBuilder(json.Length + 96 * (items.Count - from));
-        text.Append(json, 0, json.Length - 1);
-        var first = json.AsSpan(1, json.Length - 2).Trim().IsEmpty;
+        text.Append(json, 0, ArrayEnd(json));
         for (var i = from; i < items.Count; i++)
         {
             if (!first) text.Append(',');
@@ -90,4 +94,10 @@ internal sealed class JsonListColumn<T>
         }
         return text.Append(']').ToString();
     }
+
+    /// <summary>Where the array's closing bracket is; throws when the text is no JSON array.</summary>
+    private static int ArrayEnd(string json) =>
+        json.Length >= 2 && json[^1] == ']' ? json.Length - 1 : throw new JsonException($"the column holds no JSON array: '{json}'");
+
+    private static bool IsEmptyArray(string json) => json.AsSpan(1, ArrayEnd(json) - 1).Trim().IsEmpty;
 }
