@@ -14,8 +14,8 @@ namespace OrderFlow.Host.Broker;
 /// The mock listens on an ephemeral loopback port, and a client talks to the address a broker
 /// advertises once it has bootstrapped. By default the broker advertises that listener of its own:
 /// clients bootstrap on the fixed port and then talk to the broker directly, which is as reachable
-/// (the same loopback) and spares every request and response a pass through the relay — ~5 % of the
-/// CPU of a full-speed run and 10–30 % of the latency (docs/benchmarks.md). With
+/// (the same loopback) and spares every request and response a pass through the relay: 2–7 % of
+/// the CPU at full speed, 11–30 % of the p50 latency at 2,500 orders/s (docs/benchmarks.md). With
 /// <c>relayAllConnections</c> (<c>Kafka:EmbeddedRelayAllConnections</c>) the broker advertises the fixed port instead, so every
 /// connection goes through the relay: for clients that reach only that port (a port forwarded from
 /// another machine with <c>ssh -L</c>, say).

@@ -95,15 +95,17 @@ internal static class GenerateCommand
             // per order, a figure that noise on a shared machine moves less than orders/s.
             // Bytes allocated on the managed heap per order: unlike time, the machine's load does
             // not move it, so a change's effect on the garbage shows in a single pair of runs.
-            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            // The thread snapshots are taken outside the measured span: their own reads and
+            // allocations are not the orders'.
             var threadsBefore = ThreadCpu.Snapshot();
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             var report = await RunWithProgressAsync(generator, settings, cancellationToken);
-            var threadsAfter = ThreadCpu.Snapshot();
+            var allocatedBytes = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
             var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
-            var cpuByThread = ThreadCpu.Between(threadsBefore, threadsAfter, cpuSeconds);
+            var cpuByThread = ThreadCpu.Between(threadsBefore, ThreadCpu.Snapshot(), cpuSeconds);
             var cpuMsPerOrder = report.Terminal == 0 ? 0 : cpuSeconds * 1000 / report.Terminal;
-            var allocatedKbPerOrder = report.Terminal == 0 ? 0 : (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / 1024.0 / report.Terminal;
+            var allocatedKbPerOrder = report.Terminal == 0 ? 0 : allocatedBytes / 1024.0 / report.Terminal;
             if (settle && !attach) await SettleAsync(cancellationToken);
             var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
             Print(report, peakRssMb, cpuSeconds, cpuMsPerOrder, allocatedKbPerOrder, cpuByThread);

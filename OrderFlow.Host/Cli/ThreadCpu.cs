@@ -26,8 +26,9 @@ internal static class ThreadCpu
             try
             {
                 if (!int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out var id)) continue;
-                if (ParseTicks(File.ReadAllText(Path.Combine(task, "stat"))) is not { } ticks) continue;
-                threads[id] = (GroupOf(File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n')), ticks);
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                if (Parse(stat) is not { } thread) continue;
+                threads[id] = (GroupOf(thread.Name), thread.Ticks);
             }
             catch (IOException)
             {
@@ -49,7 +50,9 @@ internal static class ThreadCpu
         var seconds = new Dictionary<string, double>();
         foreach (var (id, (group, ticks)) in after)
         {
-            var used = (ticks - (before.TryGetValue(id, out var earlier) ? earlier.Ticks : 0)) / TicksPerSecond;
+            // A thread id the kernel gave again to a new thread reads as fewer ticks: all of them are the new thread's.
+            var start = before.TryGetValue(id, out var earlier) && earlier.Ticks <= ticks ? earlier.Ticks : 0;
+            var used = (ticks - start) / TicksPerSecond;
             seconds[group] = seconds.GetValueOrDefault(group) + used;
         }
         var rest = processSeconds - seconds.Values.Sum();
@@ -59,23 +62,27 @@ internal static class ThreadCpu
             .Select(g => new Group(g.Key, Math.Round(g.Value, 2), total <= 0 ? 0 : Math.Round(g.Value / total, 3))).ToList();
     }
 
-    /// <summary>utime + stime of a <c>stat</c> line; the name in parentheses may hold spaces and parentheses, so fields count from the last ')'.</summary>
-    internal static long? ParseTicks(string stat)
+    /// <summary>
+    /// The name and utime + stime of a <c>stat</c> line. The name, in parentheses, may hold spaces
+    /// and parentheses itself: it ends at the last ')', and the fields are counted from there.
+    /// </summary>
+    internal static (string Name, long Ticks)? Parse(string stat)
     {
+        var open = stat.IndexOf('(');
         var end = stat.LastIndexOf(')');
-        if (end < 0) return null;
+        if (open < 0 || end < open) return null;
         // After ") ": state(3) ppid(4) ... utime(14) stime(15), i.e. the 12th and 13th fields from here.
         var fields = stat[(end + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (fields.Length < 13
             || !long.TryParse(fields[11], NumberStyles.None, CultureInfo.InvariantCulture, out var user)
             || !long.TryParse(fields[12], NumberStyles.None, CultureInfo.InvariantCulture, out var system)) return null;
-        return user + system;
+        return (stat[(open + 1)..end], user + system);
     }
 
     /// <summary>The group of a thread by its name (Linux keeps the first 15 bytes of it).</summary>
     internal static string GroupOf(string name) => name switch
     {
-        _ when name.StartsWith(".NET TP Worker", StringComparison.Ordinal) => "thread pool (consumer workers, relays, generator)",
+        _ when name.StartsWith(".NET TP Worker", StringComparison.Ordinal) => "thread pool (consumer workers, outbox relays, generator)",
         _ when name.StartsWith(".NET Long Runni", StringComparison.Ordinal) => "consumer poll loops (Consume, payload filter)",
         _ when name.StartsWith(".NET Server GC", StringComparison.Ordinal) || name.StartsWith(".NET BGC", StringComparison.Ordinal)
             || name.StartsWith(".NET GC", StringComparison.Ordinal) => "garbage collector",

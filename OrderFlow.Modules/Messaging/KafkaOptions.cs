@@ -9,14 +9,15 @@ public sealed class KafkaOptions
     /// <summary><c>embedded</c> (or empty) starts or joins the embedded broker; anything else is a real cluster's bootstrap list.</summary>
     public string BootstrapServers { get; set; } = EmbeddedValue;
 
-    /// <summary>Loopback port of the embedded broker; other processes and third-party clients connect here.</summary>
+    /// <summary>Loopback port of the embedded broker; other processes and third-party clients bootstrap here.</summary>
     public int EmbeddedPort { get; set; } = 19092;
 
     /// <summary>
     /// false (the default): clients find the embedded broker on <see cref="EmbeddedPort"/> and then
     /// talk to its own loopback listener (an ephemeral port it advertises), one hop less per request.
     /// true: it advertises <see cref="EmbeddedPort"/>, so every connection passes through that port,
-    /// for clients that can reach only it (a port forwarded with <c>ssh -L</c>, say).
+    /// for clients that can reach only it (a port forwarded with <c>ssh -L</c>, say). Read by the
+    /// process that starts the broker; one that joins it changes nothing by setting it.
     /// </summary>
     public bool EmbeddedRelayAllConnections { get; set; }
 

@@ -71,11 +71,12 @@ public sealed partial class SharedProducer : IDisposable
         }
     }
 
-    public async Task<DeliveryResult<byte[]?, byte[]?>> ProduceAsync(string topic, Message<byte[]?, byte[]?> message, CancellationToken cancellationToken)
+    /// <summary>Sends one message and waits for the broker's acknowledgement; throws <see cref="ProduceException{TKey,TValue}"/> when it fails.</summary>
+    public async Task ProduceAsync(string topic, Message<byte[]?, byte[]?> message, CancellationToken cancellationToken)
     {
-        var result = await Current.ProduceAsync(topic, message, cancellationToken);
+        // No result: the delivery reports carry the status only (KafkaClientFactory), so a result's message would be empty.
+        await Current.ProduceAsync(topic, message, cancellationToken);
         LastError = null;
-        return result;
     }
 
     private void OnError(IProducer<byte[]?, byte[]?> source, Error error)

@@ -76,7 +76,8 @@ internal sealed class JsonListColumn<T>
         else json = Append(json, item);
     }
 
-    /// <summary>One item, the usual case (a transition added to the history): the new text in one allocation.</summary>
+    // One item, the usual case (a transition added to the history): the item's text and the new
+    // column text, without a builder's buffer in between.
     private static string Append(string json, T item) =>
         string.Concat(json.AsSpan(0, ArrayEnd(json)), IsEmptyArray(json) ? "" : ",", JsonSerializer.Serialize(item, OrderColumnJson.Options), "]");
 
@@ -95,9 +96,9 @@ internal sealed class JsonListColumn<T>
         return text.Append(']').ToString();
     }
 
-    /// <summary>Where the array's closing bracket is; throws when the text is no JSON array.</summary>
+    // Where the array's closing bracket is; throws when the text is no JSON array.
     private static int ArrayEnd(string json) =>
-        json.Length >= 2 && json[^1] == ']' ? json.Length - 1 : throw new JsonException($"the column holds no JSON array: '{json}'");
+        json.Length >= 2 && json[0] == '[' && json[^1] == ']' ? json.Length - 1 : throw new JsonException($"the column holds no JSON array: '{json}'");
 
     private static bool IsEmptyArray(string json) => json.AsSpan(1, ArrayEnd(json) - 1).Trim().IsEmpty;
 }
