@@ -31,8 +31,7 @@ public static class BrokerConnector
         try
         {
             var broker = EmbeddedBroker.Start(options.EmbeddedPort, options.Partitions, relayAllConnections: options.EmbeddedRelayAllConnections);
-            return new BrokerConnection(broker.BootstrapServers, broker, true,
-                $"Embedded Kafka broker listening on {broker.BootstrapServers} (librdkafka mock cluster; data is kept in memory only and lost when this process exits)");
+            return new BrokerConnection(broker.BootstrapServers, broker, true, broker.Describe());
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {

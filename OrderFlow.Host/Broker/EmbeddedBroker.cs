@@ -29,15 +29,25 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private readonly TcpRelay relay;
     private int disposed;
 
-    private EmbeddedBroker(IntPtr handle, IntPtr cluster, TcpRelay relay)
+    private EmbeddedBroker(IntPtr handle, IntPtr cluster, TcpRelay relay, int advertisedPort)
     {
         this.handle = handle;
         this.cluster = cluster;
         this.relay = relay;
+        AdvertisedPort = advertisedPort;
     }
 
+    /// <summary>The fixed port: where clients find the broker.</summary>
     public int Port => relay.Port;
+
+    /// <summary>The port the broker advertises, which clients talk to once they found it: its own listener's, or <see cref="Port"/> when every connection is relayed.</summary>
+    public int AdvertisedPort { get; }
     public string BootstrapServers => $"127.0.0.1:{Port}";
+
+    /// <summary>The start-up line's description: where clients find the broker and where they then talk to it.</summary>
+    public string Describe() =>
+        $"Embedded Kafka broker listening on {BootstrapServers}" + (AdvertisedPort == Port ? "" : $", advertising its own listener 127.0.0.1:{AdvertisedPort}")
+        + " (librdkafka mock cluster; data is kept in memory only and lost when this process exits)";
 
     /// <summary>
     /// Starts a mock cluster and binds <paramref name="port"/> (0 picks a free one). Creates
@@ -77,7 +87,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         // Consumers join at once instead of after the 3 s default delay of the first rebalance.
         Librdkafka.rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 0);
 
-        var broker = new EmbeddedBroker(rk, cluster, relay);
+        var broker = new EmbeddedBroker(rk, cluster, relay, relayAllConnections ? relay.Port : internalPort);
         foreach (var topic in topics ?? Topics.All) broker.CreateTopic(topic, partitions);
         return broker;
     }

@@ -36,7 +36,7 @@ internal static class CommandLine
             var configuration = OrderFlowApp.LoadConfiguration(ConfigArgs(result));
             var kafka = configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() ?? new KafkaOptions();
             await using var broker = EmbeddedBroker.Start(kafka.EmbeddedPort, kafka.Partitions, relayAllConnections: kafka.EmbeddedRelayAllConnections);
-            Console.WriteLine($"Embedded Kafka broker listening on {broker.BootstrapServers} (librdkafka mock cluster; data is kept in memory only and lost when this process exits). Ctrl+C stops it.");
+            Console.WriteLine($"{broker.Describe()}. Ctrl+C stops it.");
             try
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken);

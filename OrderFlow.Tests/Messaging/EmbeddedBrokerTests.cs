@@ -52,6 +52,7 @@ public sealed class EmbeddedBrokerTests
             Assert.That(advertised.Host, Is.EqualTo("127.0.0.1"), "a loopback address, as reachable as the fixed port");
             if (relayAll) Assert.That(advertised.Port, Is.EqualTo(port), "every connection through the fixed port");
             else Assert.That(advertised.Port, Is.Not.EqualTo(port), "the broker's own listener: no relay hop");
+            Assert.That(broker.AdvertisedPort, Is.EqualTo(advertised.Port), "what the start-up line names");
             Assert.That(read?.Message.Value, Is.EqualTo("through the advertised address"));
         });
     }
@@ -86,7 +87,8 @@ public sealed class EmbeddedBrokerTests
         await using var connection = await BrokerConnector.ConnectAsync(new KafkaOptions { EmbeddedPort = port });
 
         Assert.That(connection.OwnedBroker, Is.Not.Null);
-        Assert.That(connection.Announcement, Does.Contain($"listening on 127.0.0.1:{port}").And.Contain("in memory only"));
+        Assert.That(connection.Announcement, Does.Contain($"listening on 127.0.0.1:{port}").And.Contain("in memory only")
+            .And.Contain($"advertising its own listener 127.0.0.1:{connection.OwnedBroker!.AdvertisedPort}"));
     }
 
     [Test]
