@@ -16,9 +16,9 @@ namespace OrderFlow.Host.Broker;
 /// clients bootstrap on the fixed port and then talk to the broker directly, which is as reachable
 /// (the same loopback) and spares every request and response a pass through the relay: 2–7 % of
 /// the CPU at full speed, 11–30 % of the p50 latency at 2,500 orders/s (docs/benchmarks.md). With
-/// <c>relayAllConnections</c> (<c>Kafka:EmbeddedRelayAllConnections</c>) the broker advertises the fixed port instead, so every
-/// connection goes through the relay: for clients that reach only that port (a port forwarded from
-/// another machine with <c>ssh -L</c>, say).
+/// <c>relayAllConnections</c> (<c>Kafka:EmbeddedRelayAllConnections</c>) the broker advertises the
+/// fixed port instead, so every connection goes through the relay: for clients that reach only that
+/// port (a port forwarded from another machine with <c>ssh -L</c>, say).
 /// </remarks>
 public sealed class EmbeddedBroker : IAsyncDisposable
 {
@@ -40,13 +40,18 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// <summary>The fixed port: where clients find the broker.</summary>
     public int Port => relay.Port;
 
-    /// <summary>The port the broker advertises, which clients talk to once they found it: its own listener's, or <see cref="Port"/> when every connection is relayed.</summary>
+    /// <summary>
+    /// The port the broker advertises, which clients talk to once they found it: its own
+    /// listener's, or <see cref="Port"/> when every connection is relayed.
+    /// </summary>
     public int AdvertisedPort { get; }
+
     public string BootstrapServers => $"127.0.0.1:{Port}";
 
     /// <summary>The start-up line's description: where clients find the broker and where they then talk to it.</summary>
     public string Describe() =>
-        $"Embedded Kafka broker listening on {BootstrapServers}" + (AdvertisedPort == Port ? "" : $", advertising its own listener 127.0.0.1:{AdvertisedPort}")
+        $"Embedded Kafka broker listening on {BootstrapServers}"
+        + (AdvertisedPort == Port ? "" : $", advertising its own listener 127.0.0.1:{AdvertisedPort}")
         + " (librdkafka mock cluster; data is kept in memory only and lost when this process exits)";
 
     /// <summary>
