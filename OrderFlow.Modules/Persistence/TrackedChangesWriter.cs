@@ -144,7 +144,7 @@ internal static class TrackedChangesWriter
     {
         var table = shape.Table;
         var values = new object?[table.Columns.Length];
-        for (var i = 0; i < table.Columns.Length; i++) values[i] = table.ToProvider(i, table.Columns[i].GetGetter().GetClrValueUsingContainingEntity(row));
+        for (var i = 0; i < table.Columns.Length; i++) values[i] = table.ToProvider(i, table.Getters[i].GetClrValueUsingContainingEntity(row));
         rows.Add(new PreparedRow(null, table, table.InsertSql, values, IsUpdate: false, GeneratesKey: false));
 
         foreach (var owned in shape.Owned)
@@ -271,17 +271,12 @@ internal static class TrackedChangesWriter
         var values = new List<object?>(shape.Columns.Length + shape.Keys.Length + shape.Tokens.Length);
         for (var i = 0; i < shape.Columns.Length; i++)
             if ((set & (1UL << i)) != 0) values.Add(shape.ToProvider(i, current[i]));
-        var keys = new List<object?>(shape.Keys.Length);
         for (var i = 0; i < shape.Columns.Length; i++)
         {
-            if (shape.IsKey[i])
-            {
-                values.Add(shape.ToProvider(i, original[i]));
-                keys.Add(original[i]);
-            }
+            if (shape.IsKey[i]) values.Add(shape.ToProvider(i, original[i]));
             if (shape.IsToken[i] && (nullTokens & (1UL << i)) == 0) values.Add(shape.ToProvider(i, original[i]));
         }
-        return new PreparedRow(null, shape, shape.UpdateSql(set, nullTokens), values.ToArray(), IsUpdate: true, GeneratesKey: false, (rowName, keys.ToArray()));
+        return new PreparedRow(null, shape, shape.UpdateSql(set, nullTokens), values.ToArray(), IsUpdate: true, GeneratesKey: false, (rowName, original));
     }
 
     /// <summary>
@@ -329,13 +324,15 @@ internal static class TrackedChangesWriter
 
     /// <summary>
     /// One row's statement and its parameter values (provider values, in parameter order), built
-    /// before the write turn. <see cref="Updated"/>: an update's row name and key as read, for the
-    /// error of an update that matched no row.
+    /// before the write turn. <see cref="Updated"/>: an update's row name and values as read, for
+    /// the error of an update that matched no row (its key is picked out only then).
     /// </summary>
     internal sealed record PreparedRow(EntityEntry? Entry, TableShape Shape, string Sql, object?[] Values, bool IsUpdate, bool GeneratesKey,
-        (string Name, object?[] Keys)? Updated = null)
+        (string Name, object?[] Original)? Updated = null)
     {
-        public string Describe() => Updated is var (name, keys) ? $"{name} {string.Join(", ", keys)}" : Shape.Table;
+        public string Describe() => Updated is var (name, original)
+            ? $"{name} {string.Join(", ", original.Where((_, i) => Shape.IsKey[i]))}"
+            : Shape.Table;
     }
 
     /// <summary>A save prepared by <see cref="Prepare"/>: the rows to write, or (null) a unit of work for EF Core's <c>SaveChanges</c>.</summary>
@@ -451,7 +448,11 @@ internal static class TrackedChangesWriter
         public required string Table { get; init; }
         public required IProperty[] Columns { get; init; }
 
-        /// <summary>The columns' getters (<see cref="IProperty.GetGetter"/>), for rows read or inserted untracked.</summary>
+        /// <summary>
+        /// The columns' getters (<see cref="IProperty.GetGetter"/>), for rows read or inserted
+        /// untracked. Not for an owned table: its key and foreign key are shadow properties, which
+        /// have no getter (their values come from the owner and the write turn).
+        /// </summary>
         public IClrPropertyGetter[] Getters => getters ??= Columns.Select(c => c.GetGetter()).ToArray();
         private IClrPropertyGetter[]? getters;
         public required string[] ColumnNames { get; init; }
