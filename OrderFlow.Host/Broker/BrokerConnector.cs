@@ -24,13 +24,13 @@ public static class BrokerConnector
         if (!options.IsEmbedded)
         {
             await EnsureTopicsAsync(new KafkaClientFactory(Microsoft.Extensions.Options.Options.Create(options)).AdminConfig(),
-                options.Partitions, options.ReplicationFactor, cancellationToken);
+                options.Partitions, options.ReplicationFactor, cancellationToken, options.Layout.All);
             return new BrokerConnection(options.BootstrapServers, null, false, $"Using the Kafka cluster at {options.BootstrapServers}");
         }
 
         try
         {
-            var broker = EmbeddedBroker.Start(options.EmbeddedPort, options.Partitions, relayAllConnections: options.EmbeddedRelayAllConnections);
+            var broker = EmbeddedBroker.Start(options.EmbeddedPort, options.Partitions, options.Layout.All, options.EmbeddedRelayAllConnections);
             return new BrokerConnection(broker.BootstrapServers, broker, true, broker.Describe());
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
@@ -62,12 +62,12 @@ public static class BrokerConnector
         }
     }
 
-    /// <summary>Creates every OrderFlow topic that does not exist yet; existing topics are left as they are.</summary>
-    public static async Task EnsureTopicsAsync(AdminClientConfig config, int partitions, short replicationFactor, CancellationToken cancellationToken)
+    /// <summary>Creates every OrderFlow topic (<paramref name="topics"/>, SPEC §3's layout when null) that does not exist yet; existing topics are left as they are.</summary>
+    public static async Task EnsureTopicsAsync(AdminClientConfig config, int partitions, short replicationFactor, CancellationToken cancellationToken, IEnumerable<string>? topics = null)
     {
         using var admin = new AdminClientBuilder(config).Build();
         var existing = admin.GetMetadata(TimeSpan.FromSeconds(15)).Topics.Where(t => !t.Error.IsError).Select(t => t.Topic).ToHashSet();
-        var missing = Topics.All.Where(t => !existing.Contains(t))
+        var missing = (topics ?? TopicLayout.Default.All).Where(t => !existing.Contains(t))
             .Select(t => new TopicSpecification { Name = t, NumPartitions = partitions, ReplicationFactor = replicationFactor })
             .ToList();
         if (missing.Count == 0) return;

@@ -56,7 +56,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
     /// <summary>
     /// Starts a mock cluster and binds <paramref name="port"/> (0 picks a free one). Creates
-    /// <paramref name="topics"/> with <paramref name="partitions"/> partitions each.
+    /// <paramref name="topics"/> (SPEC §3's layout when null) with <paramref name="partitions"/> partitions each.
     /// <paramref name="relayAllConnections"/>: every connection through the fixed port (the class's remarks).
     /// Throws <see cref="SocketException"/> when the port is taken.
     /// </summary>
@@ -93,7 +93,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         Librdkafka.rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 0);
 
         var broker = new EmbeddedBroker(rk, cluster, relay, relayAllConnections ? relay.Port : internalPort);
-        foreach (var topic in topics ?? Topics.All) broker.CreateTopic(topic, partitions);
+        foreach (var topic in topics ?? TopicLayout.Default.All) broker.CreateTopic(topic, partitions);
         return broker;
     }
 

@@ -35,7 +35,7 @@ internal static class CommandLine
         {
             var configuration = OrderFlowApp.LoadConfiguration(ConfigArgs(result));
             var kafka = configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() ?? new KafkaOptions();
-            await using var broker = EmbeddedBroker.Start(kafka.EmbeddedPort, kafka.Partitions, relayAllConnections: kafka.EmbeddedRelayAllConnections);
+            await using var broker = EmbeddedBroker.Start(kafka.EmbeddedPort, kafka.Partitions, kafka.Layout.All, kafka.EmbeddedRelayAllConnections);
             Console.WriteLine($"{broker.Describe()}. Ctrl+C stops it.");
             try
             {

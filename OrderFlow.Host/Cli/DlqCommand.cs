@@ -27,7 +27,7 @@ internal static class DlqCommand
         {
             var clients = Clients(CommandLine.ConfigArgs(result));
             if (clients is null) return 2;
-            var letters = await Task.Run(() => Read(clients, DlqTopics(result.GetValue(topic)), cancellationToken), cancellationToken);
+            var letters = await Task.Run(() => Read(clients, DlqTopics(clients.Options.Layout, result.GetValue(topic)), cancellationToken), cancellationToken);
             var table = new Table().AddColumns("Dead letter", "Source", "Event", "Attempts", "Error");
             foreach (var l in letters)
                 table.AddRow($"{l.Topic}[{l.Partition}]@{l.Offset}", $"{l.SourceTopic}[{l.SourcePartition}]@{l.SourceOffset}",
@@ -46,7 +46,7 @@ internal static class DlqCommand
         {
             var clients = Clients(CommandLine.ConfigArgs(result));
             if (clients is null) return 2;
-            var count = await ReplayAsync(clients, DlqTopics(result.GetValue(replayTopic)), result.GetValue(id), result.GetValue(all), cancellationToken);
+            var count = await ReplayAsync(clients, DlqTopics(clients.Options.Layout, result.GetValue(replayTopic)), result.GetValue(id), result.GetValue(all), cancellationToken);
             Console.WriteLine($"{count} dead letter(s) replayed");
             return 0;
         });
@@ -71,8 +71,8 @@ internal static class DlqCommand
         return new KafkaClientFactory(Microsoft.Extensions.Options.Options.Create(kafka));
     }
 
-    internal static IReadOnlyList<string> DlqTopics(string? topic) =>
-        topic is null ? Topics.EventTopics.Select(Topics.DeadLetter).ToList()
+    internal static IReadOnlyList<string> DlqTopics(TopicLayout layout, string? topic) =>
+        topic is null ? layout.EventTopics.Select(Topics.DeadLetter).ToList()
         : [topic.EndsWith(Topics.DeadLetterSuffix, StringComparison.Ordinal) ? topic : Topics.DeadLetter(topic)];
 
     /// <summary>Every dead letter from the start of the topics up to their current end.</summary>

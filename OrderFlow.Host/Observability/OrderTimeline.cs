@@ -112,7 +112,7 @@ internal sealed class OrderTimeline(
     /// </summary>
     private async Task<(IReadOnlyList<TimelineEntry> Entries, bool Checked, string? Note)> DeadLettersAsync(string orderId, CancellationToken cancellationToken)
     {
-        var topics = Topics.EventTopics.Select(Topics.DeadLetter).ToList();
+        var topics = kafka.Options.Layout.EventTopics.Select(Topics.DeadLetter).ToList();
         var key = Encoding.UTF8.GetBytes(orderId);
         try
         {

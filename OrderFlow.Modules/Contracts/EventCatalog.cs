@@ -17,7 +17,7 @@ public static class EventCatalog
         [nameof(NotificationSent)] = typeof(NotificationSent),
     };
 
-    /// <summary>The topic each event is published on.</summary>
+    /// <summary>The topic each event is published on in SPEC §3's layout (see <see cref="TopicLayout"/>).</summary>
     public static string TopicOf(Type eventType) => eventType.Name switch
     {
         nameof(OrderCreated) or nameof(OrderStatusChanged) or nameof(OrderCancelled) => Topics.OrderEvents,

@@ -372,7 +372,7 @@ internal sealed partial class EventConsumer<TContext>(
                     Offset = message.Raw.Offset.Value,
                     ProcessedAt = now,
                 });
-                await message.Binding!.Invoke(scope.ServiceProvider, evt, new Outbox(outboxRows, message.TraceParent, now), cancellationToken);
+                await message.Binding!.Invoke(scope.ServiceProvider, evt, new Outbox(outboxRows, message.TraceParent, now, kafka.Options.Layout), cancellationToken);
             }
             mark = StageTimings.Record($"{stage}.handlers", mark, inbox.Count);
             // The statements and their parameters are built before the turn too; nothing changes

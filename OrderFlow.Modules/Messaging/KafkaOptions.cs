@@ -1,3 +1,5 @@
+using OrderFlow.Contracts;
+
 namespace OrderFlow.Messaging;
 
 /// <summary>Broker connection (<c>Kafka</c> section).</summary>
@@ -42,6 +44,18 @@ public sealed class KafkaOptions
     /// environment (<c>Kafka__Properties__sasl.password</c>), never in appsettings.json.
     /// </summary>
     public Dictionary<string, string> Properties { get; set; } = new();
+
+    /// <summary>
+    /// Where the order status changes go: <c>order-events</c> (SPEC §3, the default) or a topic of
+    /// their own, which Inventory and Payment then do not read (see <see cref="TopicLayout"/>).
+    /// Every process on one broker must use the same value.
+    /// </summary>
+    public string OrderStatusTopic { get; set; } = Topics.OrderEvents;
+
+    private TopicLayout? layout;
+
+    /// <summary>The topics of <see cref="OrderStatusTopic"/>'s layout; throws when it names no usable topic.</summary>
+    public TopicLayout Layout => layout is { } known && known.OrderStatus == OrderStatusTopic ? known : layout = new TopicLayout(OrderStatusTopic);
 
     public bool IsEmbedded => string.IsNullOrWhiteSpace(BootstrapServers)
         || string.Equals(BootstrapServers, EmbeddedValue, StringComparison.OrdinalIgnoreCase);

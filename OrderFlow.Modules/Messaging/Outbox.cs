@@ -14,14 +14,17 @@ public sealed class Outbox
     private readonly List<OutboxMessage>? rows;
     private readonly string traceParent;
     private readonly DateTime now;
+    private readonly TopicLayout topics;
     private readonly List<IntegrationEvent> added = [];
 
     /// <param name="db">The module's context; the rows join its current transaction.</param>
     /// <param name="traceParent">The trace of the message being handled; a new trace is started when null.</param>
     /// <param name="now">Time of the unit of work.</param>
-    public Outbox(ModuleDbContext db, string? traceParent, DateTime now)
+    /// <param name="topics">Where each event goes (<see cref="KafkaOptions.Layout"/>); SPEC §3's layout when null.</param>
+    public Outbox(ModuleDbContext db, string? traceParent, DateTime now, TopicLayout? topics = null)
     {
         this.db = db;
+        this.topics = topics ?? TopicLayout.Default;
         // The order's own trace wins over an ambient activity (an HTTP request's, say), so every
         // event of one order stays in one trace.
         this.traceParent = Tracing.IsValid(traceParent) ? traceParent! : Tracing.CurrentOrNew(null);
@@ -32,9 +35,10 @@ public sealed class Outbox
     /// The consumer loop's outbox: rows are collected in <paramref name="rows"/> and inserted with
     /// the batch's other rows in one statement, untracked (see InboxOutboxWriter).
     /// </summary>
-    internal Outbox(List<OutboxMessage> rows, string? traceParent, DateTime now)
+    internal Outbox(List<OutboxMessage> rows, string? traceParent, DateTime now, TopicLayout? topics = null)
     {
         this.rows = rows;
+        this.topics = topics ?? TopicLayout.Default;
         this.traceParent = Tracing.IsValid(traceParent) ? traceParent! : Tracing.CurrentOrNew(null);
         this.now = now;
     }
@@ -62,7 +66,7 @@ public sealed class Outbox
             EventId = evt.EventId,
             EventType = evt.EventType,
             EventVersion = evt.EventVersion,
-            Topic = EventCatalog.TopicOf(evt.GetType()),
+            Topic = topics.TopicOf(evt.GetType()),
             Key = evt.OrderId,
             Payload = EventJson.Serialize(evt),
             TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && current.TraceId == ActivityTraceIdOfTrace() ? current.Id : traceParent,

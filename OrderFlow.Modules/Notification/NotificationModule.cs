@@ -22,7 +22,9 @@ public static class NotificationModule
 
         builder.Services.AddOptions<NotificationOptions>().Bind(section);
         builder.Services.AddModuleStore<NotificationDbContext>(builder.Configuration);
-        builder.Services.AddEventConsumer<NotificationDbContext>("notification", Topics.OrderEvents)
+        // The order status changes: on order-events unless Kafka:OrderStatusTopic gives them their own topic.
+        var statusTopic = (builder.Configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() ?? new KafkaOptions()).Layout.OrderStatus;
+        builder.Services.AddEventConsumer<NotificationDbContext>("notification", statusTopic)
             // Only terminal transitions concern the customer; the others are skipped without an inbox row.
             .HandleWhen<OrderStatusChanged, OrderStatusChangedHandler>(evt => evt.IsTerminal)
             .Preload((NotificationDbContext db, IReadOnlySet<string> orderIds) => db.Notifications.Where(n => orderIds.Contains(n.OrderId)));

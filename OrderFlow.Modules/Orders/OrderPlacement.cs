@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using OrderFlow.Contracts;
 using OrderFlow.Messaging;
 using OrderFlow.Persistence;
 using OrderFlow.Orders.Api;
@@ -32,8 +34,10 @@ public sealed record NewOrder(string UserId, IReadOnlyList<NewOrderLine> Items, 
 /// Creates and cancels orders: the order row and its events (<c>OrderCreated</c>,
 /// <c>OrderCancelled</c>) commit in one transaction of the Orders store; the relay publishes them.
 /// </summary>
-public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbContext> signal, TimeProvider clock)
+public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbContext> signal, TimeProvider clock, IOptions<KafkaOptions>? kafka = null)
 {
+    private TopicLayout Topics => kafka?.Value.Layout ?? TopicLayout.Default;
+
     public static string NewOrderId() => "ORD-" + Contracts.Ids.NewVersion7().ToString("N").ToUpperInvariant();
 
     public async Task<PlaceResult> PlaceAsync(NewOrder request, string? idempotencyKey, CancellationToken cancellationToken)
@@ -95,7 +99,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         if (order.IsTerminal) return new CancelResult(CancelOutcome.AlreadyTerminal, order);
 
         var now = clock.GetUtcNow().UtcDateTime;
-        order.MoveTo(OrderStatus.Cancelled, OrderReasons.UserCancelled, now, new Outbox(db, order.TraceParent, now));
+        order.MoveTo(OrderStatus.Cancelled, OrderReasons.UserCancelled, now, new Outbox(db, order.TraceParent, now, Topics));
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         signal.Notify();
@@ -105,7 +109,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
     private Order Add(NewOrder request, string? idempotencyKey, string? hash, List<OutboxMessage>? outboxRows)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var outbox = outboxRows is null ? new Outbox(db, null, now) : new Outbox(outboxRows, null, now);
+        var outbox = outboxRows is null ? new Outbox(db, null, now, Topics) : new Outbox(outboxRows, null, now, Topics);
         var order = new Order
         {
             Id = NewOrderId(),

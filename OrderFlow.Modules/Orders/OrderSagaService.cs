@@ -14,7 +14,7 @@ namespace OrderFlow.Orders;
 /// <c>OrderCancelled</c>) and completes paid orders whose fulfilment hold is over.
 /// </summary>
 internal sealed partial class OrderSagaService(
-    IServiceScopeFactory scopes, IOptions<OrdersOptions> options, OutboxSignal<OrdersDbContext> signal,
+    IServiceScopeFactory scopes, IOptions<OrdersOptions> options, IOptions<KafkaOptions> kafka, OutboxSignal<OrdersDbContext> signal,
     TimeProvider clock, ILogger<OrderSagaService> logger) : BackgroundService
 {
     private static readonly OrderStatus[] Open = [OrderStatus.Created, OrderStatus.InventoryReserved, OrderStatus.Paid];
@@ -62,9 +62,9 @@ internal sealed partial class OrderSagaService(
         {
             using var activity = MessagingTelemetry.StartOrderActivity("orders saga timeout", order.TraceParent, "orders", order.Id);
             LogTimedOut(order.Id, order.Status);
-            order.MoveTo(OrderStatus.Cancelled, OrderReasons.TimedOut, now, new Outbox(db, order.TraceParent, now));
+            order.MoveTo(OrderStatus.Cancelled, OrderReasons.TimedOut, now, new Outbox(db, order.TraceParent, now, kafka.Value.Layout));
         }
-        foreach (var order in due) order.MoveTo(OrderStatus.Completed, null, now, new Outbox(db, order.TraceParent, now));
+        foreach (var order in due) order.MoveTo(OrderStatus.Completed, null, now, new Outbox(db, order.TraceParent, now, kafka.Value.Layout));
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         signal.Notify();

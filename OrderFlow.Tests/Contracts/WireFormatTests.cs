@@ -266,7 +266,7 @@ public sealed class WireFormatTests
         Assert.That(YamlValues(AsyncApi.Value, "name"), Does.Contain(eventType), "message names in docs/asyncapi.yaml");
     }
 
-    private static IEnumerable<string> AllTopics() => Topics.All;
+    private static IEnumerable<string> AllTopics() => TopicLayout.Default.All;
 
     [TestCaseSource(nameof(AllTopics))]
     public void AsyncApi_WhenReadFromDocs_NamesEveryTopic(string topic)

@@ -23,8 +23,8 @@ public sealed class EmbeddedBrokerTests
         var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
 
         Assert.That(broker.Port, Is.EqualTo(port));
-        Assert.That(metadata.Topics.Select(t => t.Topic), Is.SupersetOf(Topics.All));
-        Assert.That(metadata.Topics.Where(t => Topics.All.Contains(t.Topic)).Select(t => t.Partitions.Count), Is.All.EqualTo(5));
+        Assert.That(metadata.Topics.Select(t => t.Topic), Is.SupersetOf(TopicLayout.Default.All));
+        Assert.That(metadata.Topics.Where(t => TopicLayout.Default.All.Contains(t.Topic)).Select(t => t.Partitions.Count), Is.All.EqualTo(5));
     }
 
     [TestCase(false)]
@@ -133,7 +133,7 @@ public sealed class EmbeddedBrokerTests
         await Eventually.Until(async () => (await probe.ApplicationsAsync()).Count == 1, "the event to be published and consumed");
 
         var listing = await RunAsync("kcat", "-b", broker.BootstrapServers, "-L");
-        Assert.That(Topics.All.All(t => listing.Text.Contains($"topic \"{t}\"")), Is.True, listing.Text);
+        Assert.That(TopicLayout.Default.All.All(t => listing.Text.Contains($"topic \"{t}\"")), Is.True, listing.Text);
 
         var read = await RunAsync("kcat", "-b", broker.BootstrapServers, "-C", "-t", Topics.OrderEvents, "-o", "beginning", "-e", "-q", "-f", "%k\t%h\t%s\n");
         var line = read.Text.Split('\n').Single(l => l.StartsWith(evt.OrderId + "\t", StringComparison.Ordinal));
@@ -173,6 +173,6 @@ public sealed class RealClusterTopicTests
 
         using var admin = new AdminClientBuilder(config).Build();
         var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
-        Assert.That(metadata.Topics.Where(t => Topics.All.Contains(t.Topic)).Select(t => t.Partitions.Count), Is.EqualTo(Enumerable.Repeat(6, Topics.All.Count)));
+        Assert.That(metadata.Topics.Where(t => TopicLayout.Default.All.Contains(t.Topic)).Select(t => t.Partitions.Count), Is.EqualTo(Enumerable.Repeat(6, TopicLayout.Default.All.Count)));
     }
 }

@@ -113,7 +113,7 @@ public sealed class LogPrivacyTests
     private static HashSet<string> DeadLetteredOrders(TestHost host)
     {
         var clients = new KafkaClientFactory(Options.Create(new KafkaOptions { BootstrapServers = host.Broker!.BootstrapServers, UsingEmbeddedBroker = true }));
-        return DlqCommand.Read(clients, DlqCommand.DlqTopics(null), CancellationToken.None)
+        return DlqCommand.Read(clients, DlqCommand.DlqTopics(TopicLayout.Default, null), CancellationToken.None)
             .Select(l => l.Message.Key is null ? "" : Encoding.UTF8.GetString(l.Message.Key)).ToHashSet();
     }
 }
