@@ -36,15 +36,26 @@ public static class BrokerConnector
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
             var address = $"127.0.0.1:{options.EmbeddedPort}";
-            if (!AnswersAsKafka(address, options))
+            if (Probe(address, options) is not { Brokers.Count: > 0 } metadata)
                 throw new InvalidOperationException(
                     $"Port {options.EmbeddedPort} is taken by something that does not answer as Kafka; set Kafka:EmbeddedPort to a free port.", ex);
+            // The mock cannot create topics for a client, so a process whose layout names a topic
+            // the broker's owner did not create would publish into nothing.
+            var missing = options.Layout.All.Except(metadata.Topics.Where(t => !t.Error.IsError).Select(t => t.Topic)).ToList();
+            if (missing.Count > 0)
+                throw new InvalidOperationException(
+                    $"The embedded broker at {address} has no topic {string.Join(", ", missing)}: the process that runs it has another "
+                    + $"Kafka:OrderStatusTopic (this one has '{options.OrderStatusTopic}'). Every OrderFlow process on one broker needs the same value.");
             return new BrokerConnection(address, null, true,
                 $"Joined the embedded Kafka broker at {address}, served by another OrderFlow process (data is kept in its memory only)");
         }
     }
 
-    public static bool AnswersAsKafka(string bootstrapServers, KafkaOptions? options = null)
+    public static bool AnswersAsKafka(string bootstrapServers, KafkaOptions? options = null) =>
+        Probe(bootstrapServers, options) is { Brokers.Count: > 0 };
+
+    /// <summary>The cluster's metadata (brokers and topics), or null when nothing answers as Kafka within 3 s.</summary>
+    private static Metadata? Probe(string bootstrapServers, KafkaOptions? options)
     {
         // Through the factory, like every other client, so Kafka:Properties (SASL, TLS) apply here too.
         var probe = new KafkaOptions { BootstrapServers = bootstrapServers, Properties = options?.Properties ?? [] };
@@ -53,12 +64,11 @@ public static class BrokerConnector
         try
         {
             using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
-            var metadata = admin.GetMetadata(TimeSpan.FromSeconds(3));
-            return metadata.Brokers.Count > 0;
+            return admin.GetMetadata(TimeSpan.FromSeconds(3));
         }
         catch (KafkaException)
         {
-            return false;
+            return null;
         }
     }
 

@@ -80,6 +80,17 @@ public sealed class EmbeddedBrokerTests
     }
 
     [Test]
+    public async Task Connect_WhenTheBrokerLacksTheConfiguredStatusTopic_FailsNamingItAndTheSetting()
+    {
+        await using var first = EmbeddedBroker.Start(0, 2);
+
+        var ex = Assert.ThrowsAsync<InvalidOperationException>(() =>
+            BrokerConnector.ConnectAsync(new KafkaOptions { EmbeddedPort = first.Port, OrderStatusTopic = "order-status" }));
+
+        Assert.That(ex!.Message, Does.Contain("order-status, order-status.dlq").And.Contain("Kafka:OrderStatusTopic"));
+    }
+
+    [Test]
     public async Task Connect_WhenThePortIsFree_StartsTheBrokerAndSaysItKeepsDataInMemory()
     {
         var port = HostProcess.FreePort();
