@@ -46,6 +46,14 @@ internal static class BenchCommand
             var separateBroker = result.GetValue(brokerProcess);
             var directory = result.GetValue(output)!;
             directory.Create();
+            // Each run's database is <out>/<run>.db: a second bench on the same directory would
+            // write into the first one's databases and spoil both.
+            using var claim = Claim(directory);
+            if (claim is null)
+            {
+                Console.Error.WriteLine($"Another bench is writing to {directory.FullName}; give this one another --out.");
+                return 2;
+            }
             var skipped = result.GetValue(skip)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
             var report = new JsonObject
             {
@@ -97,6 +105,19 @@ internal static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>An exclusive lock on <paramref name="directory"/>'s <c>.bench.lock</c> for as long as it is held (an advisory lock on Unix), or null when another process holds it. The file stays: deleting it on close could unlink it under a process that just opened it.</summary>
+    internal static FileStream? Claim(DirectoryInfo directory)
+    {
+        try
+        {
+            return new FileStream(Path.Combine(directory.FullName, ".bench.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>One child <c>generate</c> on a fresh database and broker; its report plus wall time and, when asked, <c>verify</c>'s verdict.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OrderFlow.Host.Cli;
 using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Cli;
@@ -47,5 +48,25 @@ public sealed class BenchCommandTests
             Assert.That(latency.GetProperty("latency_by_second").EnumerateArray().Sum(s => s.GetProperty("count").GetInt32()), Is.EqualTo(100),
                 "the per-second series covers the measured orders");
         });
+    }
+
+    [Test]
+    public async Task Bench_WhenAnotherBenchWritesToItsDirectory_RefusesAndNamesIt()
+    {
+        using var cluster = new ProcessCluster();
+        using (var first = BenchCommand.Claim(new DirectoryInfo(cluster.Directory)))
+        {
+            Assert.That(first, Is.Not.Null);
+            Assert.That(BenchCommand.Claim(new DirectoryInfo(cluster.Directory)), Is.Null, "a second claim while the first is held");
+
+            await using var bench = HostProcess.Start(["bench", "--skip", "sustained,small,unbatched,latency", "--raw-messages", "10", "--out", cluster.Directory], null);
+            var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+            Assert.That(exit, Is.EqualTo(2), string.Join(Environment.NewLine, bench.Output));
+            Assert.That(string.Join(Environment.NewLine, bench.Output), Does.Contain($"Another bench is writing to {cluster.Directory}"));
+            Assert.That(File.Exists(Path.Combine(cluster.Directory, "bench.json")), Is.False, "it wrote nothing");
+        }
+        using var again = BenchCommand.Claim(new DirectoryInfo(cluster.Directory));
+        Assert.That(again, Is.Not.Null, "free again once the first is released");
     }
 }
