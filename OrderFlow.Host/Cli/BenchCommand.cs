@@ -294,7 +294,10 @@ internal static class BenchCommand
             table.AddRow(
                 Markup.Escape(run["name"]?.ToString() ?? "?"),
                 $"{r?["terminal"]}/{r?["orders"]}",
-                $"{r?["orders_per_second"]?.GetValue<double>():F0}",
+                // To the last terminal state, and to the last module's work (notifications) when it settled.
+                run["settled_orders_per_second"] is { } settled
+                    ? $"{r?["orders_per_second"]?.GetValue<double>():F0} ({settled.GetValue<double>():F0} settled)"
+                    : $"{r?["orders_per_second"]?.GetValue<double>():F0}",
                 $"{latency?["p50_ms"]?.GetValue<double>():F0} / {latency?["p95_ms"]?.GetValue<double>():F0} / {latency?["p99_ms"]?.GetValue<double>():F0}",
                 r?["latency_by_second"] is JsonArray seconds && seconds.Count > 0 ? $"{seconds.Max(s => s?["p99_ms"]?.GetValue<double>() ?? 0):F0}" : "-",
                 $"{run["cpu_ms_per_order"]?.GetValue<double>():F2}",

@@ -25,17 +25,20 @@ internal static class GenerateCommand
         // sets grow with it), and the mock broker's ~5 MiB per partition dropped unread events with
         // 4 partitions (docs/benchmarks.md and docs/reliability.md, tenth session).
         var inFlight = new Option<int>("--max-in-flight") { Description = "Most orders created but not yet terminal.", DefaultValueFactory = _ => 5_000 };
+        // The embedded broker keeps ~5 MiB per partition (~11,000 status changes, measured in the
+        // fourteenth session: Notification trailed by 11,581 in one partition when it lost the first).
+        var maxLag = new Option<int>("--max-lag") { Description = "Most messages a consumer group of this process may have unread in one partition before new orders wait (standalone only; the embedded broker drops a partition's oldest messages beyond ~5 MiB); 0 = not watched.", DefaultValueFactory = _ => 4_000 };
         var warmup = new Option<int>("--warmup") { Description = "Orders created first, at the same rate, and left out of the figures (JIT, consumers joining); the measured orders start once all of them are terminal.", DefaultValueFactory = _ => 0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the generated orders.", DefaultValueFactory = _ => 1 };
         var timeout = new Option<TimeSpan>("--timeout") { Description = "Give up when not every order is terminal by then.", DefaultValueFactory = _ => TimeSpan.FromMinutes(10) };
         var mode = new Option<string>("--mode") { Description = "auto (default), standalone or attach.", DefaultValueFactory = _ => "auto" };
         mode.AcceptOnlyFromAmong("auto", "standalone", "attach");
         var report = new Option<FileInfo?>("--report") { Description = "Also write the summary as JSON to this file." };
-        var settle = new Option<bool>("--settle") { Description = "Before exiting, wait until every module is idle (last notifications applied), so verify judges everything." };
+        var settle = new Option<bool>("--settle") { Description = "Before exiting, wait until every module is idle (last notifications applied), so verify judges everything; CPU and allocations per order then include that trailing work, and the report adds settled_orders_per_second." };
 
         var command = new Command("generate", "Create orders, wait until every one is terminal, and print throughput, latency and outcomes.")
         {
-            orders, rate, users, inFlight, warmup, seed, timeout, mode, report, settle,
+            orders, rate, users, inFlight, maxLag, warmup, seed, timeout, mode, report, settle,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         // On the options, not the command: a command validator sees 0 instead of the
@@ -45,6 +48,7 @@ internal static class GenerateCommand
         users.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--users must be at least 1"); });
         warmup.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--warmup must not be negative"); });
         inFlight.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--max-in-flight must be at least 1"); });
+        maxLag.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--max-lag must not be negative"); });
         command.SetAction(async (result, cancellationToken) =>
         {
             var configArgs = CommandLine.ConfigArgs(result);
@@ -55,7 +59,7 @@ internal static class GenerateCommand
             var wellStocked = stock.Where(p => p.Value >= 1_000).Select(p => p.Key).Order().ToList();
             var catalog = wellStocked.Count > 0 ? wellStocked : stock.Keys.Order().ToList();
             var settings = new GenerateSettings(result.GetValue(orders), result.GetValue(rate), result.GetValue(users),
-                result.GetValue(inFlight), catalog, result.GetValue(seed), result.GetValue(timeout), result.GetValue(warmup));
+                result.GetValue(inFlight), catalog, result.GetValue(seed), result.GetValue(timeout), result.GetValue(warmup), result.GetValue(maxLag));
             var attach = result.GetValue(mode) switch
             {
                 "attach" => true,
@@ -90,7 +94,10 @@ internal static class GenerateCommand
         await using (host as IAsyncDisposable)
         {
             await host.StartAsync(cancellationToken);
-            var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System);
+            // Attached, the consumers run in the host: their lag is not known here.
+            var metrics = attach ? null : host.Services.GetService<OrderFlow.Messaging.MessagingMetrics>();
+            var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System,
+                metrics is null ? null : () => WorstPartitionLag(metrics));
             // CPU of this process while the orders ran (the embedded broker's too when it runs here):
             // per order, a figure that noise on a shared machine moves less than orders/s.
             // Bytes allocated on the managed heap per order: unlike time, the machine's load does
@@ -100,13 +107,15 @@ internal static class GenerateCommand
             var threadsBefore = ThreadCpu.Snapshot();
             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-            var report = await RunWithProgressAsync(generator, settings, cancellationToken);
+            var report = await RunWithProgressAsync(generator, settings, metrics, cancellationToken);
+            // Settled: the work the orders caused after their terminal state (notifications, a
+            // stage that trailed) is in the CPU and allocation figures, and in a second rate.
+            TimeSpan? settledAfter = settle && !attach ? await SettleAsync(cancellationToken) : null;
             var allocatedBytes = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
             var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
             var cpuByThread = ThreadCpu.Between(threadsBefore, ThreadCpu.Snapshot(), cpuSeconds);
             var cpuMsPerOrder = report.Terminal == 0 ? 0 : cpuSeconds * 1000 / report.Terminal;
             var allocatedKbPerOrder = report.Terminal == 0 ? 0 : allocatedBytes / 1024.0 / report.Terminal;
-            if (settle && !attach) await SettleAsync(cancellationToken);
             var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
             Print(report, peakRssMb, cpuSeconds, cpuMsPerOrder, allocatedKbPerOrder, cpuByThread);
             if (reportFile is not null)
@@ -115,6 +124,8 @@ internal static class GenerateCommand
                     report, peak_rss_mb = peakRssMb, cpu_seconds = cpuSeconds, cpu_ms_per_order = cpuMsPerOrder,
                     allocated_kb_per_order = allocatedKbPerOrder, cpu_by_thread = cpuByThread,
                     mode = attach ? "attach" : "standalone", stages = OrderFlow.Messaging.StageTimings.Snapshot(),
+                    settled_seconds = report.ElapsedSeconds + settledAfter?.TotalSeconds,
+                    settled_orders_per_second = settledAfter is { } after ? report.Terminal / (report.ElapsedSeconds + after.TotalSeconds) : (double?)null,
                 },
                     new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }), cancellationToken);
             await host.StopAsync(CancellationToken.None);
@@ -122,7 +133,7 @@ internal static class GenerateCommand
         }
     }
 
-    private static async Task<GenerateReport> RunWithProgressAsync(LoadGenerator generator, GenerateSettings settings, CancellationToken cancellationToken)
+    private static async Task<GenerateReport> RunWithProgressAsync(LoadGenerator generator, GenerateSettings settings, OrderFlow.Messaging.MessagingMetrics? metrics, CancellationToken cancellationToken)
     {
         if (AnsiConsole.Profile.Capabilities.Interactive)
         {
@@ -148,7 +159,10 @@ internal static class GenerateCommand
         {
             if (last.Elapsed < TimeSpan.FromSeconds(2)) return;
             last.Restart();
-            Console.WriteLine($"progress: {p.Created}/{settings.Warmup + settings.Orders} created, {p.Terminal} terminal");
+            // Unread messages per group, and the most in one partition: a stage falling behind shows.
+            var lag = metrics is null ? "" : "; unread " + string.Join(", ", metrics.ConsumerLag.Where(g => g.Value.Count > 0).OrderBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => $"{g.Key} {g.Value.Sum(x => x.Lag)} ({g.Value.Max(x => x.Lag)} in one partition)"));
+            Console.WriteLine($"progress: {p.Created}/{settings.Warmup + settings.Orders} created, {p.Terminal} terminal{lag}");
         }), cancellationToken);
     }
 
@@ -168,28 +182,38 @@ internal static class GenerateCommand
         if (cpuByThread.Count > 0)
             table.AddRow("CPU by thread", string.Join("\n", cpuByThread.Take(6).Select(g => $"{g.Share:P0} {g.Name}")));
         AnsiConsole.Write(table);
+        if (report.LagHeldSeconds > 0)
+            AnsiConsole.MarkupLine($"[yellow]New orders waited {report.LagHeldSeconds:F1} s for a consumer group more than --max-lag behind: a stage other than Orders set the pace.[/]");
         if (report.TimedOut) AnsiConsole.MarkupLine($"[red]Timed out: {report.Orders - report.Terminal} order(s) not terminal.[/]");
     }
 
     /// <summary>
     /// Waits (at most a minute) until no module applied or published anything for a second: the
     /// events that follow a terminal state (notifications) are applied before the broker, which
-    /// keeps them in memory only, goes away with this process.
+    /// keeps them in memory only, goes away with this process. Returns when the last activity was
+    /// seen, from the call (to 0.1 s).
     /// </summary>
-    private static async Task SettleAsync(CancellationToken cancellationToken)
+    private static async Task<TimeSpan> SettleAsync(CancellationToken cancellationToken)
     {
         static long Activity() => OrderFlow.Messaging.StageTimings.Snapshot()
             .Where(s => s.Stage.EndsWith(".handlers", StringComparison.Ordinal) || s.Stage.EndsWith(".produce", StringComparison.Ordinal)).Sum(s => s.Count);
-        var deadline = Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
         var last = Activity();
-        while (deadline.Elapsed < TimeSpan.FromMinutes(1))
+        var lastSeen = TimeSpan.Zero;
+        while (clock.Elapsed < TimeSpan.FromMinutes(1) && clock.Elapsed - lastSeen < TimeSpan.FromSeconds(1))
         {
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
             var now = Activity();
-            if (now == last) return;
+            if (now == last) continue;
             last = now;
+            lastSeen = clock.Elapsed;
         }
+        return lastSeen;
     }
+
+    /// <summary>The most messages any consumer group of this process has unread in one partition, as <c>ConsumerLagMonitor</c> last measured it (0 before it has).</summary>
+    internal static long WorstPartitionLag(OrderFlow.Messaging.MessagingMetrics metrics) =>
+        metrics.ConsumerLag.Values.SelectMany(g => g).Select(p => p.Lag).DefaultIfEmpty(0).Max();
 
     private static string HostUrl(IConfiguration configuration)
     {

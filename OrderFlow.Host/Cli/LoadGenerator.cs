@@ -11,7 +11,14 @@ namespace OrderFlow.Host.Cli;
 /// their groups); the measured orders start once every one of them is terminal, so the backlog the
 /// cold start builds is not carried into the measured ones.
 /// </param>
-public sealed record GenerateSettings(int Orders, double Rate, int Users, int MaxInFlight, IReadOnlyList<string> Products, int Seed, TimeSpan Timeout, int Warmup = 0);
+/// <param name="MaxPartitionLag">
+/// Most messages a consumer group may have unread in one partition before the generator holds off
+/// (0: not watched). The terminal state is the Orders module's; Notification, and any module that
+/// falls behind, trails it, and the embedded broker keeps ~5 MiB per partition and drops the
+/// oldest beyond that: a stage that fell that far behind would lose its events.
+/// </param>
+public sealed record GenerateSettings(int Orders, double Rate, int Users, int MaxInFlight, IReadOnlyList<string> Products, int Seed, TimeSpan Timeout, int Warmup = 0,
+    int MaxPartitionLag = 0);
 
 /// <param name="Count">How many orders the figures are taken from (the warm-up orders are not).</param>
 public sealed record LatencySummary(double P50Ms, double P95Ms, double P99Ms, double MaxMs, int Count);
@@ -21,17 +28,21 @@ public sealed record LatencySecond(int Second, int Count, double P50Ms, double P
 
 /// <param name="OrdersPerSecond">Terminal orders per second of the run; with a warm-up, of the measured orders from their first creation to the run's end.</param>
 /// <param name="LatencyBySecond">The measured orders' latency by the second they were created in: shows whether the run was steady or a backlog was draining.</param>
+/// <param name="LagHeldSeconds">How long the generator held off because a consumer group was more than <see cref="GenerateSettings.MaxPartitionLag"/> behind in a partition: non-zero means a stage other than Orders set the pace.</param>
 public sealed record GenerateReport(
     int Orders, int Terminal, double ElapsedSeconds, double OrdersPerSecond, LatencySummary Latency,
-    IReadOnlyDictionary<string, int> Outcomes, bool TimedOut, int WarmupOrders = 0, IReadOnlyList<LatencySecond>? LatencyBySecond = null);
+    IReadOnlyDictionary<string, int> Outcomes, bool TimedOut, int WarmupOrders = 0, IReadOnlyList<LatencySecond>? LatencyBySecond = null,
+    double LagHeldSeconds = 0);
 
 /// <summary>
 /// Creates orders through the Orders module's placement service (in batches, one transaction
 /// each), keeps at most <see cref="GenerateSettings.MaxInFlight"/> unfinished, and watches the
 /// store until every order is terminal. Latency is creation to terminal state, as the store
-/// recorded them.
+/// recorded them. With <paramref name="worstPartitionLag"/> (the most messages any consumer group
+/// of this process has unread in one partition) it also holds off while a group is more than
+/// <see cref="GenerateSettings.MaxPartitionLag"/> behind.
 /// </summary>
-public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider clock)
+public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider clock, Func<long>? worstPartitionLag = null)
 {
     private const int ChunkSize = 500;
     private static readonly TimeSpan LookInterval = TimeSpan.FromMilliseconds(200);
@@ -54,6 +65,8 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
         var lastProgress = TimeSpan.Zero;
         // When the measured orders start: at once without a warm-up, else once every warm-up order is terminal.
         TimeSpan? measuredFrom = settings.Warmup == 0 ? TimeSpan.Zero : null;
+        var lagHeld = TimeSpan.Zero;
+        TimeSpan? lagHeldSince = null;
 
         while ((created < total || tally.Pending.Count > 0) && stopwatch.Elapsed < deadline)
         {
@@ -65,6 +78,19 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
                 : settings.Warmup + Allowed(settings.Rate, stopwatch.Elapsed - from, settings.Orders);
             var room = settings.MaxInFlight - tally.Pending.Count;
             var toCreate = Math.Min(Math.Min(allowed - created, room), ChunkSize);
+            if (toCreate > 0 && settings.MaxPartitionLag > 0 && worstPartitionLag is not null)
+            {
+                if (worstPartitionLag() > settings.MaxPartitionLag)
+                {
+                    lagHeldSince ??= stopwatch.Elapsed;
+                    toCreate = 0;
+                }
+                else if (lagHeldSince is { } since)
+                {
+                    lagHeld += stopwatch.Elapsed - since;
+                    lagHeldSince = null;
+                }
+            }
             if (toCreate > 0)
             {
                 var orders = Enumerable.Range(0, toCreate).Select(_ => NewOrder(random, settings)).ToList();
@@ -106,13 +132,14 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
             if (toCreate <= 0) await Task.Delay(settings.Rate > 0 && created < total && !draining ? 2 : 10, cancellationToken);
         }
         stopwatch.Stop();
+        if (lagHeldSince is { } heldSince) lagHeld += stopwatch.Elapsed - heldSince;
 
         var terminal = created - tally.Pending.Count;
         var seconds = settings.Warmup == 0 ? stopwatch.Elapsed.TotalSeconds : (stopwatch.Elapsed - (measuredFrom ?? stopwatch.Elapsed)).TotalSeconds;
         var counted = settings.Warmup == 0 ? terminal : tally.Latencies.Count;
         return new GenerateReport(
             total, terminal, stopwatch.Elapsed.TotalSeconds, counted / Math.Max(seconds, 1e-9), tally.Summary(),
-            tally.Outcomes, tally.Pending.Count > 0 || created < total, settings.Warmup, tally.BySecond());
+            tally.Outcomes, tally.Pending.Count > 0 || created < total, settings.Warmup, tally.BySecond(), lagHeld.TotalSeconds);
     }
 
     /// <summary>How many of <paramref name="count"/> orders the offered rate allows after <paramref name="elapsed"/> (all of them without a rate).</summary>

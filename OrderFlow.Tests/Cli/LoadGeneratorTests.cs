@@ -63,6 +63,49 @@ public sealed class LoadGeneratorTests
         });
     }
 
+    [Test]
+    public async Task Run_WhileAConsumerGroupIsTooFarBehind_HoldsNewOrdersAndReportsHowLong()
+    {
+        await using var host = await TestHost.StartAsync();
+        var behindUntil = DateTime.UtcNow + TimeSpan.FromSeconds(1);
+        var asked = 0;
+        // A group 5,000 messages behind in a partition for the first second, then caught up.
+        var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System,
+            () => { asked++; return DateTime.UtcNow < behindUntil ? 5_000 : 0; });
+        var settings = new GenerateSettings(Orders: 20, Rate: 0, Users: 5, MaxInFlight: 1_000, Products: ["PROD-001", "PROD-002"], Seed: 7,
+            Timeout: TimeSpan.FromSeconds(60), MaxPartitionLag: 4_000);
+
+        var report = await generator.RunAsync(settings, null, CancellationToken.None);
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var firstCreated = await scope.ServiceProvider.GetRequiredService<OrdersDbContext>().Orders.AsNoTracking().MinAsync(o => o.CreatedAt);
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.TimedOut, Is.False);
+            Assert.That(report.Terminal, Is.EqualTo(20));
+            Assert.That(firstCreated, Is.GreaterThanOrEqualTo(behindUntil - TimeSpan.FromMilliseconds(50)), "no order is created while the group is behind");
+            Assert.That(report.LagHeldSeconds, Is.InRange(0.8, 30), "the hold is reported");
+            Assert.That(asked, Is.GreaterThan(1));
+        });
+    }
+
+    [Test]
+    public async Task Run_WithoutALagLimit_DoesNotWaitForTheConsumers()
+    {
+        await using var host = await TestHost.StartAsync();
+        var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, () => long.MaxValue);
+        var settings = new GenerateSettings(Orders: 20, Rate: 0, Users: 5, MaxInFlight: 1_000, Products: ["PROD-001", "PROD-002"], Seed: 7,
+            Timeout: TimeSpan.FromSeconds(60), MaxPartitionLag: 0);
+
+        var report = await generator.RunAsync(settings, null, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.Terminal, Is.EqualTo(20));
+            Assert.That(report.LagHeldSeconds, Is.Zero);
+        });
+    }
+
     private sealed class ShiftedClock(TimeSpan shift) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;
