@@ -14,7 +14,7 @@ public sealed class GenerateAndVerifyTests
     {
         using var cluster = new ProcessCluster();
         var report = Path.Combine(cluster.Directory, "report.json");
-        await using var generate = HostProcess.Start(["generate", "--orders", "1000", "--report", report, .. cluster.Args(HostProcess.FreePort())], null);
+        await using var generate = HostProcess.Start(["generate", "--orders", "1000", "--settle", "--report", report, .. cluster.Args(HostProcess.FreePort())], null);
 
         var exit = await generate.WaitForExitAsync(TimeSpan.FromMinutes(2));
 
@@ -25,10 +25,33 @@ public sealed class GenerateAndVerifyTests
         Assert.That(output, Does.Contain("Throughput").And.Contain("p50 / p95 / p99 / max").And.Contain("Completed"));
         using var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(report));
         Assert.That(json.RootElement.GetProperty("report").GetProperty("terminal").GetInt32(), Is.EqualTo(1000));
+        Assert.Multiple(() =>
+        {
+            // Settled: counted to the last module's work, which ends after the last terminal state.
+            var settled = json.RootElement.GetProperty("settled_orders_per_second").GetDouble();
+            Assert.That(settled, Is.GreaterThan(0).And.LessThanOrEqualTo(json.RootElement.GetProperty("report").GetProperty("orders_per_second").GetDouble()));
+            Assert.That(json.RootElement.GetProperty("settled_seconds").GetDouble(),
+                Is.GreaterThanOrEqualTo(json.RootElement.GetProperty("report").GetProperty("elapsed_seconds").GetDouble()));
+            Assert.That(json.RootElement.GetProperty("report").GetProperty("lag_held_seconds").GetDouble(), Is.Zero, "1,000 orders never put a group 4,000 behind");
+        });
 
         await using var verify = HostProcess.Start(["verify", .. cluster.Args(HostProcess.FreePort())], null);
         Assert.That(await verify.WaitForExitAsync(TimeSpan.FromMinutes(1)), Is.EqualTo(0), string.Join(Environment.NewLine, verify.Output));
         Assert.That(verify.Output, Has.Some.Contains("All invariants hold."));
+    }
+
+    [TestCase("--max-lag", "-1", "--max-lag must not be negative")]
+    [TestCase("--max-in-flight", "0", "--max-in-flight must be at least 1")]
+    public async Task Generate_WithAnOptionOutOfRange_FailsNamingIt(string option, string value, string message)
+    {
+        using var cluster = new ProcessCluster();
+        await using var generate = HostProcess.Start(["generate", "--orders", "10", option, value, .. cluster.Args(HostProcess.FreePort())], null);
+
+        var exit = await generate.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.That(exit, Is.Not.EqualTo(0));
+        Assert.That(string.Join(Environment.NewLine, generate.Output), Does.Contain(message));
+        Assert.That(File.Exists(cluster.DatabasePath), Is.False, "nothing ran");
     }
 
     [Test]
