@@ -40,6 +40,7 @@ public static class OrderFlowApp
         builder.AddObservability();
 
         var app = builder.Build();
+        ValidateSettings(app.Services);
         app.Logger.LogInformation("{Broker}", broker.Announcement);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
@@ -67,9 +68,17 @@ public static class OrderFlowApp
         var broker = await builder.ConnectBrokerAsync();
         builder.AddOrderFlow();
         var host = builder.Build();
+        ValidateSettings(host.Services);
         host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrderFlow").LogInformation("{Broker}", broker.Announcement);
         return host;
     }
+
+    /// <summary>
+    /// Validates every option registered with <c>ValidateOnStart</c> now, as the host's start would:
+    /// a bad setting then fails before anything starts or logs (the host's start logs the failure
+    /// with its stack trace first), and <see cref="StartupFailure"/> prints it in one line.
+    /// </summary>
+    private static void ValidateSettings(IServiceProvider services) => services.GetService<IStartupValidator>()?.Validate();
 
     /// <summary>Configuration alone, read the way the host reads it (appsettings.json, environment, command line).</summary>
     public static IConfigurationRoot LoadConfiguration(string[] args, Action<IConfigurationBuilder>? configure = null)

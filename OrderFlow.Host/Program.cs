@@ -5,6 +5,9 @@ using OrderFlow.Host.Cli;
 // configuration overrides (--OrderFlow:...=...) after it still reach the configuration.
 if (args.Length > 0 && CommandLine.IsVerb(args[0])) return await CommandLine.RunAsync(args);
 
-await using var app = await OrderFlowApp.BuildWebAsync(args);
-await app.RunAsync();
-return 0;
+return await StartupFailure.ReportAsync(async () =>
+{
+    await using var app = await OrderFlowApp.BuildWebAsync(args);
+    await app.RunAsync();
+    return 0;
+}, Console.Error);

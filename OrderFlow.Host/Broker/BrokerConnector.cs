@@ -37,13 +37,13 @@ public static class BrokerConnector
         {
             var address = $"127.0.0.1:{options.EmbeddedPort}";
             if (Probe(address, options) is not { Brokers.Count: > 0 } metadata)
-                throw new InvalidOperationException(
-                    $"Port {options.EmbeddedPort} is taken by something that does not answer as Kafka; set Kafka:EmbeddedPort to a free port.", ex);
+                throw KafkaOptions.Invalid(
+                    $"Port {options.EmbeddedPort} is taken by something that does not answer as Kafka; set Kafka:EmbeddedPort to a free port.");
             // The mock cannot create topics for a client, so a process whose layout names a topic
             // the broker's owner did not create would publish into nothing.
             var missing = options.Layout.All.Except(metadata.Topics.Where(t => !t.Error.IsError).Select(t => t.Topic)).ToList();
             if (missing.Count > 0)
-                throw new InvalidOperationException(
+                throw KafkaOptions.Invalid(
                     $"The embedded broker at {address} has no topic {string.Join(", ", missing)}: the process that runs it has another "
                     + $"Kafka:OrderStatusTopic (this one has '{options.OrderStatusTopic}'). Every OrderFlow process on one broker needs the same value.");
             return new BrokerConnection(address, null, true,

@@ -19,7 +19,23 @@ internal static class CommandLine
         root.Subcommands.Add(DlqCommand.Create());
         root.Subcommands.Add(CreateBroker());
         root.Subcommands.Add(BenchCommand.Create());
-        return await root.Parse(args).InvokeAsync();
+        // System.CommandLine's own handler prints every exception with its stack trace; a setting
+        // that stops a verb from starting gets one line instead (StartupFailure), the rest what it
+        // printed: "Unhandled exception: " and the exception, exit code 1 (silent for cancellation).
+        var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        try
+        {
+            return await StartupFailure.ReportAsync(() => root.Parse(args).InvokeAsync(invocation), Console.Error);
+        }
+        catch (OperationCanceledException)
+        {
+            return 1;
+        }
+        catch (Exception ex)
+        {
+            await Console.Error.WriteLineAsync($"Unhandled exception: {ex}");
+            return 1;
+        }
     }
 
     /// <summary>Unmatched tokens of a verb are passed to the configuration, like the host's own arguments.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using OrderFlow.Contracts;
 
 namespace OrderFlow.Messaging;
@@ -54,8 +55,12 @@ public sealed class KafkaOptions
 
     private TopicLayout? layout;
 
-    /// <summary>The topics of <see cref="OrderStatusTopic"/>'s layout; throws when it names no usable topic.</summary>
-    public TopicLayout Layout => layout is { } known && known.OrderStatus == OrderStatusTopic ? known : layout = new TopicLayout(OrderStatusTopic);
+    /// <summary>The topics of <see cref="OrderStatusTopic"/>'s layout; throws <see cref="OptionsValidationException"/> when it names no usable topic.</summary>
+    public TopicLayout Layout => layout is { } known && known.OrderStatus == OrderStatusTopic ? known
+        : layout = TopicLayout.Problem(OrderStatusTopic) is { } problem ? throw Invalid(problem) : new TopicLayout(OrderStatusTopic);
+
+    /// <summary>A problem of these settings, as options validation reports it (the host prints it in one line and does not start).</summary>
+    public static OptionsValidationException Invalid(string problem) => new(Options.DefaultName, typeof(KafkaOptions), [problem]);
 
     public bool IsEmbedded => string.IsNullOrWhiteSpace(BootstrapServers)
         || string.Equals(BootstrapServers, EmbeddedValue, StringComparison.OrdinalIgnoreCase);

@@ -41,7 +41,7 @@ public sealed class TopicLayoutTests
     {
         var options = new KafkaOptions { OrderStatusTopic = topic };
 
-        var error = Assert.Throws<ArgumentException>(() => _ = options.Layout)!;
+        var error = Assert.Throws<OptionsValidationException>(() => _ = options.Layout)!;
         Assert.That(error.Message, Does.Contain("Kafka:OrderStatusTopic").And.Contain(reason));
     }
 

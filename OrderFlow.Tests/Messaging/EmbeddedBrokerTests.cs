@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Confluent.Kafka;
+using Microsoft.Extensions.Options;
 using OrderFlow.Contracts;
 using OrderFlow.Host.Broker;
 using OrderFlow.Messaging;
@@ -84,7 +85,7 @@ public sealed class EmbeddedBrokerTests
     {
         await using var first = EmbeddedBroker.Start(0, 2);
 
-        var ex = Assert.ThrowsAsync<InvalidOperationException>(() =>
+        var ex = Assert.ThrowsAsync<OptionsValidationException>(() =>
             BrokerConnector.ConnectAsync(new KafkaOptions { EmbeddedPort = first.Port, OrderStatusTopic = "order-status" }));
 
         Assert.That(ex!.Message, Does.Contain("order-status, order-status.dlq").And.Contain("Kafka:OrderStatusTopic"));
@@ -110,7 +111,7 @@ public sealed class EmbeddedBrokerTests
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         try
         {
-            var ex = Assert.ThrowsAsync<InvalidOperationException>(() => BrokerConnector.ConnectAsync(new KafkaOptions { EmbeddedPort = port }));
+            var ex = Assert.ThrowsAsync<OptionsValidationException>(() => BrokerConnector.ConnectAsync(new KafkaOptions { EmbeddedPort = port }));
             Assert.That(ex!.Message, Does.Contain(port.ToString()).And.Contain("Kafka:EmbeddedPort"));
         }
         finally

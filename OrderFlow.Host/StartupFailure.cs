@@ -1,0 +1,51 @@
+using System.Reflection;
+using Microsoft.Extensions.Options;
+
+namespace OrderFlow.Host;
+
+/// <summary>
+/// A process that cannot start because of a setting says so in one line on stderr and exits with
+/// <see cref="ExitCode"/>, like the verbs do when there is nothing they can run. Other failures
+/// keep their stack trace: they are bugs or an environment this code did not expect.
+/// </summary>
+public static class StartupFailure
+{
+    /// <summary>The exit code of "nothing ran" (also a missing database for <c>verify</c>, a busy <c>--out</c> for <c>bench</c>).</summary>
+    public const int ExitCode = 2;
+
+    /// <summary>
+    /// The setting's problem, when <paramref name="error"/> is one: options that failed their
+    /// validation (<see cref="OptionsValidationException"/>, also what OrderFlow's own start-up
+    /// checks throw), or a value the configuration binder could not convert, which it reports as an
+    /// <see cref="InvalidOperationException"/> whose message names the key and the type. Null otherwise.
+    /// </summary>
+    public static string? ConfigurationProblem(Exception error) => error switch
+    {
+        OptionsValidationException invalid => Section(invalid.OptionsType) is { } section && !invalid.Message.Contains(section, StringComparison.Ordinal)
+            ? $"settings {section}: {invalid.Message}"
+            : invalid.Message,
+        InvalidOperationException unconvertible when unconvertible.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
+            unconvertible.Message,
+        AggregateException all when all.InnerExceptions.Count > 0 && all.InnerExceptions.Select(ConfigurationProblem).ToList() is var problems
+            && problems.All(p => p is not null) => string.Join(Environment.NewLine, problems.Distinct()),
+        _ => null,
+    };
+
+    /// <summary>Runs <paramref name="start"/>; a configuration problem becomes one line on <paramref name="error"/> and <see cref="ExitCode"/>.</summary>
+    public static async Task<int> ReportAsync(Func<Task<int>> start, TextWriter error)
+    {
+        try
+        {
+            return await start();
+        }
+        catch (Exception ex) when (ConfigurationProblem(ex) is { } problem)
+        {
+            await error.WriteLineAsync($"OrderFlow cannot start: {problem}");
+            return ExitCode;
+        }
+    }
+
+    /// <summary>An options class's configuration section, when it names it in a <c>Section</c> constant.</summary>
+    private static string? Section(Type? options) =>
+        options?.GetField("Section", BindingFlags.Public | BindingFlags.Static)?.GetRawConstantValue() as string;
+}

@@ -1,0 +1,66 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using OrderFlow.Host;
+using OrderFlow.Messaging;
+using OrderFlow.Tests.Support;
+
+namespace OrderFlow.Tests.Cli;
+
+/// <summary>A setting that keeps the process from starting is one line on stderr and exit code 2, not a stack trace.</summary>
+public sealed class StartupFailureTests
+{
+    [TestCase("OrderFlow:Messaging:MaxBatchSize=0", "OrderFlow:Messaging", "MaxBatchSize must be between 1 and 10000")]
+    [TestCase("Kafka:EmbeddedPort=abc", "'abc' at 'Kafka:EmbeddedPort'", "System.Int32")]
+    [TestCase("Kafka:OrderStatusTopic=x.dlq", "Kafka:OrderStatusTopic 'x.dlq'", "suffix of dead-letter topics")]
+    public async Task Host_WithABadSetting_SaysWhichInOneLineAndExitsWith2(string setting, string names, string reason)
+    {
+        using var cluster = new ProcessCluster();
+        await using var host = HostProcess.Start(cluster.Args(HostProcess.FreePort(), setting), null);
+
+        var exit = await host.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        var output = string.Join(Environment.NewLine, host.Output);
+        Assert.That(exit, Is.EqualTo(StartupFailure.ExitCode), output);
+        Assert.That(host.Output, Has.One.StartsWith("OrderFlow cannot start: ").And.Contain(names).And.Contain(reason), output);
+        Assert.That(host.Output, Has.None.Contains("   at ").And.None.Contains("Unhandled exception"), "no stack trace");
+        Assert.That(File.Exists(cluster.DatabasePath), Is.False, "nothing ran");
+    }
+
+    [Test]
+    public async Task Generate_WithABadSetting_SaysWhichInOneLineAndExitsWith2()
+    {
+        using var cluster = new ProcessCluster();
+        await using var generate = HostProcess.Start(["generate", "--orders", "10", .. cluster.Args(HostProcess.FreePort(), "OrderFlow:Messaging:MaxBatchSize=0")], null);
+
+        var exit = await generate.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        var output = string.Join(Environment.NewLine, generate.Output);
+        Assert.That(exit, Is.EqualTo(StartupFailure.ExitCode), output);
+        Assert.That(generate.Output, Has.One.StartsWith("OrderFlow cannot start: settings OrderFlow:Messaging: ").And.Contain("MaxBatchSize"), output);
+        Assert.That(generate.Output, Has.None.Contains("   at "), "no stack trace");
+    }
+
+    [Test]
+    public void ConfigurationProblem_OfAValueTheBinderCannotConvert_NamesTheKey()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Kafka:Partitions"] = "twelve" }).Build();
+        var error = Assert.Throws<InvalidOperationException>(() => configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>())!;
+
+        Assert.That(StartupFailure.ConfigurationProblem(error), Does.Contain("'twelve' at 'Kafka:Partitions'"));
+    }
+
+    [Test]
+    public void ConfigurationProblem_OfSeveralInvalidOptions_ListsEach()
+    {
+        var error = new AggregateException(KafkaOptions.Invalid("first"), new OptionsValidationException("", typeof(MessagingOptions), ["second"]));
+
+        Assert.That(StartupFailure.ConfigurationProblem(error), Is.EqualTo($"settings Kafka: first{Environment.NewLine}settings OrderFlow:Messaging: second"));
+    }
+
+    [Test]
+    public void ConfigurationProblem_OfAnyOtherFailure_IsNone_SoItKeepsItsStackTrace()
+    {
+        Assert.That(StartupFailure.ConfigurationProblem(new InvalidOperationException("rd_kafka_new failed")), Is.Null);
+        Assert.That(StartupFailure.ConfigurationProblem(new AggregateException(KafkaOptions.Invalid("bad"), new IOException("disk full"))), Is.Null);
+    }
+}
