@@ -41,11 +41,20 @@ public static class BrokerConnector
                     $"Port {options.EmbeddedPort} is taken by something that does not answer as Kafka; set Kafka:EmbeddedPort to a free port.");
             // The mock cannot create topics for a client, so a process whose layout names a topic
             // the broker's owner did not create would publish into nothing.
-            var missing = options.Layout.All.Except(metadata.Topics.Where(t => !t.Error.IsError).Select(t => t.Topic)).ToList();
+            var served = metadata.Topics.Where(t => !t.Error.IsError).Select(t => t.Topic).ToHashSet();
+            var missing = options.Layout.All.Except(served).ToList();
             if (missing.Count > 0)
                 throw KafkaOptions.Invalid(
                     $"The embedded broker at {address} has no topic {string.Join(", ", missing)}: the process that runs it has another "
                     + $"Kafka:OrderStatusTopic (this one has '{options.OrderStatusTopic}'). Every OrderFlow process on one broker needs the same value.");
+            // The other way round: the owner created a status topic this process would not use, so
+            // its status changes would go to order-events while the owner's Notification reads
+            // the other topic. A topic and its .dlq beside OrderFlow's own is that topic's mark
+            // (no client can create topics on the mock; its owner created both).
+            if (served.Where(t => !options.Layout.All.Contains(t) && served.Contains(Topics.DeadLetter(t)) && TopicLayout.Problem(t) is null).Order().FirstOrDefault() is { } other)
+                throw KafkaOptions.Invalid(
+                    $"The embedded broker at {address} has the status topic {other} (and {Topics.DeadLetter(other)}): the process that runs it has "
+                    + $"Kafka:OrderStatusTopic={other} (this one has '{options.OrderStatusTopic}'). Every OrderFlow process on one broker needs the same value.");
             return new BrokerConnection(address, null, true,
                 $"Joined the embedded Kafka broker at {address}, served by another OrderFlow process (data is kept in its memory only)");
         }

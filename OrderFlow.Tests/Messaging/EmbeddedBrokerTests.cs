@@ -92,6 +92,27 @@ public sealed class EmbeddedBrokerTests
     }
 
     [Test]
+    public async Task Connect_WhenTheBrokerHasAStatusTopicThisProcessWouldNotUse_FailsNamingItAndTheSetting()
+    {
+        await using var first = EmbeddedBroker.Start(0, 2, new TopicLayout("order-status").All);
+
+        var ex = Assert.ThrowsAsync<OptionsValidationException>(() => BrokerConnector.ConnectAsync(new KafkaOptions { EmbeddedPort = first.Port }));
+
+        Assert.That(ex!.Message, Does.Contain("status topic order-status").And.Contain("Kafka:OrderStatusTopic=order-status")
+            .And.Contain("this one has 'order-events'"));
+    }
+
+    [Test]
+    public async Task Connect_WhenTheBrokerHasTheSameStatusTopic_JoinsIt()
+    {
+        await using var first = EmbeddedBroker.Start(0, 2, new TopicLayout("order-status").All);
+
+        await using var connection = await BrokerConnector.ConnectAsync(new KafkaOptions { EmbeddedPort = first.Port, OrderStatusTopic = "order-status" });
+
+        Assert.That(connection.Announcement, Does.StartWith("Joined the embedded Kafka broker"));
+    }
+
+    [Test]
     public async Task Connect_WhenThePortIsFree_StartsTheBrokerAndSaysItKeepsDataInMemory()
     {
         var port = HostProcess.FreePort();
