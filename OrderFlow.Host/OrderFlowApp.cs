@@ -74,11 +74,22 @@ public static class OrderFlowApp
     }
 
     /// <summary>
-    /// Validates every option registered with <c>ValidateOnStart</c> now, as the host's start would:
-    /// a bad setting then fails before anything starts or logs (the host's start logs the failure
-    /// with its stack trace first), and <see cref="StartupFailure"/> prints it in one line.
+    /// Validates every option registered with <c>ValidateOnStart</c> now, as the host's start would,
+    /// and the names of the sections under <c>OrderFlow</c>: a bad setting then fails before
+    /// anything starts or logs (the host's start logs the failure with its stack trace first), and
+    /// <see cref="StartupFailure"/> prints it in one line.
     /// </summary>
-    private static void ValidateSettings(IServiceProvider services) => services.GetService<IStartupValidator>()?.Validate();
+    private static void ValidateSettings(IServiceProvider services)
+    {
+        var configuration = services.GetRequiredService<IConfiguration>();
+        var unknown = new[]
+        {
+            KnownSettings.Problem(configuration.GetSection("OrderFlow"), ["Api", "Alerts", "Database", "Messaging", "Modules"]),
+            KnownSettings.Problem(configuration.GetSection("OrderFlow:Modules"), ["Orders", "Inventory", "Payment", "Notification"]),
+        }.OfType<string>().ToList();
+        if (unknown.Count > 0) throw new OptionsValidationException(Options.DefaultName, typeof(IConfiguration), unknown);
+        services.GetService<IStartupValidator>()?.Validate();
+    }
 
     /// <summary>Configuration alone, read the way the host reads it (appsettings.json, environment, command line).</summary>
     public static IConfigurationRoot LoadConfiguration(string[] args, Action<IConfigurationBuilder>? configure = null)

@@ -9,6 +9,7 @@ using OrderFlow.Orders;
 using OrderFlow.Orders.Data;
 using OrderFlow.Payment;
 using OrderFlow.Payment.Data;
+using OrderFlow.Messaging;
 
 namespace OrderFlow.Host.Observability;
 
@@ -18,7 +19,7 @@ public static class ObservabilityExtensions
     public static WebApplicationBuilder AddObservability(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<AlertOptions>().Bind(builder.Configuration.GetSection(AlertOptions.Section))
+        services.AddOptions<AlertOptions>().BindKnown(builder.Configuration.GetSection(AlertOptions.Section))
             .Validate(o => o.Window > TimeSpan.Zero && o.EvaluationInterval > TimeSpan.Zero, "Window and EvaluationInterval must be positive")
             .Validate(o => o.Rules.Values.All(r => Signals.All.Contains(r.Signal)), "every rule's Signal must be one of: " + string.Join(", ", Signals.All))
             .Validate(o => o.Rules.Values.All(r => double.IsFinite(r.Threshold) && r.For >= TimeSpan.Zero && (r.Window is null || r.Window > TimeSpan.Zero)),

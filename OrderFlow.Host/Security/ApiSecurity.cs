@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
+using OrderFlow.Messaging;
 
 namespace OrderFlow.Host.Security;
 
@@ -20,7 +21,7 @@ public static partial class ApiSecurity
     public static WebApplicationBuilder AddApiSecurity(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<ApiSecurityOptions>().Bind(builder.Configuration.GetSection(ApiSecurityOptions.Section))
+        services.AddOptions<ApiSecurityOptions>().BindKnown(builder.Configuration.GetSection(ApiSecurityOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<ApiSecurityOptions>, ApiSecurityOptionsValidator>();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<ApiSecurityOptions>>((kestrel, api) =>

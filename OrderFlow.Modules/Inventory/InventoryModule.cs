@@ -24,7 +24,7 @@ public static class InventoryModule
         var section = builder.Configuration.GetSection(Section);
         if (!section.GetValue("Enabled", true)) return builder;
 
-        builder.Services.AddOptions<InventoryOptions>().Bind(section)
+        builder.Services.AddOptions<InventoryOptions>().BindKnown(section)
             .Validate(o => o.Catalog.All(p => p.Value >= 0 && p.Key.Length is > 0 and <= 64), "catalogue quantities must be >= 0 and ids 1-64 characters")
             .ValidateOnStart();
         builder.Services.AddModuleStore<InventoryDbContext>(builder.Configuration);

@@ -20,7 +20,7 @@ public static class NotificationModule
         var section = builder.Configuration.GetSection(Section);
         if (!section.GetValue("Enabled", true)) return builder;
 
-        builder.Services.AddOptions<NotificationOptions>().Bind(section);
+        builder.Services.AddOptions<NotificationOptions>().BindKnown(section);
         builder.Services.AddModuleStore<NotificationDbContext>(builder.Configuration);
         // The order status changes: on order-events unless Kafka:OrderStatusTopic gives them their own topic.
         var statusTopic = (builder.Configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() ?? new KafkaOptions()).Layout.OrderStatus;

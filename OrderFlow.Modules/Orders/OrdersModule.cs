@@ -27,7 +27,7 @@ public static class OrdersModule
         var section = builder.Configuration.GetSection(Section);
         if (!section.GetValue("Enabled", true)) return builder;
 
-        builder.Services.AddOptions<OrdersOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<OrdersOptions>().BindKnown(section).ValidateDataAnnotations();
         builder.Services.AddSingleton<OrdersMetrics>();
         builder.Services.AddModuleStore<OrdersDbContext>(builder.Configuration);
         builder.Services.AddEventConsumer<OrdersDbContext>("orders", Topics.InventoryEvents, Topics.PaymentEvents)

@@ -23,7 +23,7 @@ public static class PaymentModule
         var section = builder.Configuration.GetSection(Section);
         if (!section.GetValue("Enabled", true)) return builder;
 
-        builder.Services.AddOptions<PaymentOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<PaymentOptions>().BindKnown(section).ValidateDataAnnotations();
         builder.Services.AddModuleStore<PaymentDbContext>(builder.Configuration);
         builder.Services.AddSingleton<PaymentGateway>();
         builder.Services.AddSingleton<PaymentMetrics>();

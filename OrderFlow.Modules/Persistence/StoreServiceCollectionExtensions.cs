@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using OrderFlow.Messaging;
 
 namespace OrderFlow.Persistence;
 
@@ -30,7 +31,7 @@ public static class StoreServiceCollectionExtensions
 
     public static IServiceCollection AddStoreOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<StoreOptions>().Bind(configuration.GetSection(StoreOptions.Section));
+        services.AddOptions<StoreOptions>().BindKnown(configuration.GetSection(StoreOptions.Section));
         return services;
     }
 

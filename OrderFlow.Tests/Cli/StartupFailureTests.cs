@@ -12,6 +12,8 @@ public sealed class StartupFailureTests
     [TestCase("OrderFlow:Messaging:MaxBatchSize=0", "OrderFlow:Messaging", "MaxBatchSize must be between 1 and 10000")]
     [TestCase("Kafka:EmbeddedPort=abc", "'abc' at 'Kafka:EmbeddedPort'", "System.Int32")]
     [TestCase("Kafka:OrderStatusTopic=x.dlq", "Kafka:OrderStatusTopic 'x.dlq'", "suffix of dead-letter topics")]
+    [TestCase("OrderFlow:Modules:Payment:Enable=false", "OrderFlow:Modules:Payment:Enable is not a setting", "has DeclineAbove, Enabled,")]
+    [TestCase("OrderFlow:Modules:Payments:Enabled=false", "OrderFlow:Modules:Payments is not a setting", "has Inventory, Notification, Orders, Payment")]
     public async Task Host_WithABadSetting_SaysWhichInOneLineAndExitsWith2(string setting, string names, string reason)
     {
         using var cluster = new ProcessCluster();

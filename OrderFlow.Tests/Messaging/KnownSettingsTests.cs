@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using OrderFlow.Messaging;
+
+namespace OrderFlow.Tests.Messaging;
+
+public sealed class KnownSettingsTests
+{
+    private static IConfiguration Configuration(params (string Key, string Value)[] settings) =>
+        new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build();
+
+    private static MessagingOptions Messaging(IConfiguration configuration)
+    {
+        using var services = new ServiceCollection().AddOptions<MessagingOptions>().BindKnown(configuration.GetSection(MessagingOptions.Section)).Services.BuildServiceProvider();
+        return services.GetRequiredService<IOptions<MessagingOptions>>().Value;
+    }
+
+    [Test]
+    public void AMisspeltKey_FailsNamingItsPathAndTheSectionsSettings()
+    {
+        var configuration = Configuration(("OrderFlow:Messaging:MaxBatchSise", "10"));
+
+        var error = Assert.Throws<OptionsValidationException>(() => Messaging(configuration))!;
+
+        Assert.That(error.Message, Does.StartWith("OrderFlow:Messaging:MaxBatchSise is not a setting; OrderFlow:Messaging has ")
+            .And.Contain("MaxBatchSize"));
+    }
+
+    [Test]
+    public void KnownKeys_InAnyCase_AreBoundAsBefore()
+    {
+        var configuration = Configuration(("OrderFlow:Messaging:maxbatchsize", "10"), ("OrderFlow:Messaging:Workers", "2"));
+
+        var options = Messaging(configuration);
+
+        Assert.That((options.MaxBatchSize, options.Workers), Is.EqualTo((10, 2)));
+    }
+
+    [Test]
+    public void Problem_ListsEveryUnknownKeyAndNoKnownOne()
+    {
+        var configuration = Configuration(("OrderFlow:Modules:Payments:Enabled", "false"), ("OrderFlow:Modules:Orderz:Enabled", "false"), ("OrderFlow:Modules:Orders:Enabled", "false"));
+
+        var problem = KnownSettings.Problem(configuration.GetSection("OrderFlow:Modules"), ["Orders", "Inventory", "Payment", "Notification"]);
+
+        Assert.That(problem, Is.EqualTo("OrderFlow:Modules:Orderz, OrderFlow:Modules:Payments are not settings; OrderFlow:Modules has Inventory, Notification, Orders, Payment"));
+        Assert.That(KnownSettings.Problem(configuration.GetSection("OrderFlow:Modules:Orders"), ["Enabled"]), Is.Null);
+    }
+}
