@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,8 +10,8 @@ namespace OrderFlow.Messaging;
 /// <summary>
 /// Settings that name nothing fail the start: the configuration binder ignores a key it has no
 /// property for, so a misspelt setting (<c>OrderFlow__Modules__Payment__Enable=false</c>) would
-/// silently keep its default. Only a section's own keys are checked, not those of nested objects
-/// or dictionaries.
+/// silently keep its default. The keys of nested objects (<c>OrderFlow:Api:RateLimit</c>) are
+/// checked too; those of dictionaries and lists (<c>Kafka:Properties</c>, the catalogue) are data.
 /// </summary>
 public static class KnownSettings
 {
@@ -31,15 +32,25 @@ public static class KnownSettings
             : $"{string.Join(", ", unknown)} {(unknown.Count == 1 ? "is not a setting" : "are not settings")}; {section.Path} has {string.Join(", ", names)}";
     }
 
+    /// <summary>The problems of <paramref name="section"/> bound to <paramref name="options"/>, and of its nested objects' sections.</summary>
+    public static IEnumerable<string> Problems(IConfigurationSection section, Type options)
+    {
+        var properties = Settable(options).ToList();
+        if (Problem(section, properties.Select(p => p.Name)) is { } problem) yield return problem;
+        foreach (var nested in properties.Where(p => p.PropertyType.IsClass && p.PropertyType != typeof(string) && !typeof(IEnumerable).IsAssignableFrom(p.PropertyType)))
+            foreach (var inner in Problems(section.GetSection(nested.Name), nested.PropertyType))
+                yield return inner;
+    }
+
     /// <summary>The properties the binder sets (OrderFlow's options classes have no get-only ones to bind into).</summary>
-    private static IEnumerable<string> Settable(Type options) =>
-        options.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is { IsPublic: true }).Select(p => p.Name);
+    private static IEnumerable<PropertyInfo> Settable(Type options) =>
+        options.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is { IsPublic: true });
 
     private sealed class Validator<T>(string? name, IConfigurationSection section) : IValidateOptions<T> where T : class
     {
         public ValidateOptionsResult Validate(string? optionsName, T options) =>
             name is not null && optionsName != name ? ValidateOptionsResult.Skip
-            : Problem(section, Settable(typeof(T))) is { } problem ? ValidateOptionsResult.Fail(problem)
+            : Problems(section, typeof(T)).ToList() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems)
             : ValidateOptionsResult.Success;
     }
 }

@@ -46,4 +46,18 @@ public sealed class KnownSettingsTests
         Assert.That(problem, Is.EqualTo("OrderFlow:Modules:Orderz, OrderFlow:Modules:Payments are not settings; OrderFlow:Modules has Inventory, Notification, Orders, Payment"));
         Assert.That(KnownSettings.Problem(configuration.GetSection("OrderFlow:Modules:Orders"), ["Enabled"]), Is.Null);
     }
+
+    [Test]
+    public void Problems_CheckNestedObjects_AndLeaveDictionariesAlone()
+    {
+        var configuration = Configuration(("OrderFlow:Api:RateLimit:Enabld", "false"), ("OrderFlow:Api:AllowAnonymous", "true"),
+            ("Kafka:Properties:sasl.username", "me"), ("Kafka:Partitions", "3"));
+
+        var api = KnownSettings.Problems(configuration.GetSection("OrderFlow:Api"), typeof(OrderFlow.Host.Security.ApiSecurityOptions)).ToList();
+        var kafka = KnownSettings.Problems(configuration.GetSection(KafkaOptions.Section), typeof(KafkaOptions)).ToList();
+
+        Assert.That(api, Has.Count.EqualTo(1));
+        Assert.That(api[0], Does.StartWith("OrderFlow:Api:RateLimit:Enabld is not a setting; OrderFlow:Api:RateLimit has ").And.Contain("Enabled"));
+        Assert.That(kafka, Is.Empty);
+    }
 }
