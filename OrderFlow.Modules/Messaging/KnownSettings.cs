@@ -10,8 +10,9 @@ namespace OrderFlow.Messaging;
 /// <summary>
 /// Settings that name nothing fail the start: the configuration binder ignores a key it has no
 /// property for, so a misspelt setting (<c>OrderFlow__Modules__Payment__Enable=false</c>) would
-/// silently keep its default. The keys of nested objects (<c>OrderFlow:Api:RateLimit</c>) are
-/// checked too; those of dictionaries and lists (<c>Kafka:Properties</c>, the catalogue) are data.
+/// silently keep its default. The keys of nested objects (<c>OrderFlow:Api:RateLimit</c>) and of a
+/// dictionary's object values (each alert rule) are checked too; a dictionary's own keys
+/// (<c>Kafka:Properties</c>, the catalogue, the rules' names) are data.
 /// </summary>
 public static class KnownSettings
 {
@@ -37,10 +38,18 @@ public static class KnownSettings
     {
         var properties = Settable(options).ToList();
         if (Problem(section, properties.Select(p => p.Name)) is { } problem) yield return problem;
-        foreach (var nested in properties.Where(p => p.PropertyType.IsClass && p.PropertyType != typeof(string) && !typeof(IEnumerable).IsAssignableFrom(p.PropertyType)))
+        foreach (var nested in properties.Where(p => IsObject(p.PropertyType)))
             foreach (var inner in Problems(section.GetSection(nested.Name), nested.PropertyType))
                 yield return inner;
+        // A dictionary's keys are data, but a dictionary of objects (the alert rules) has settings in each value.
+        foreach (var map in properties.Where(p => p.PropertyType.IsGenericType && p.PropertyType.GetGenericTypeDefinition() == typeof(Dictionary<,>)
+            && IsObject(p.PropertyType.GetGenericArguments()[1])))
+            foreach (var entry in section.GetSection(map.Name).GetChildren())
+                foreach (var inner in Problems(entry, map.PropertyType.GetGenericArguments()[1]))
+                    yield return inner;
     }
+
+    private static bool IsObject(Type type) => type.IsClass && type != typeof(string) && !typeof(IEnumerable).IsAssignableFrom(type);
 
     /// <summary>The properties the binder sets (OrderFlow's options classes have no get-only ones to bind into).</summary>
     private static IEnumerable<PropertyInfo> Settable(Type options) =>

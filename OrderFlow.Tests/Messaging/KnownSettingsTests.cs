@@ -60,4 +60,15 @@ public sealed class KnownSettingsTests
         Assert.That(api[0], Does.StartWith("OrderFlow:Api:RateLimit:Enabld is not a setting; OrderFlow:Api:RateLimit has ").And.Contain("Enabled"));
         Assert.That(kafka, Is.Empty);
     }
+
+    [Test]
+    public void Problems_CheckEachObjectOfADictionary_NotItsKeys()
+    {
+        var configuration = Configuration(("OrderFlow:Alerts:Rules:MyRule:Signal", "consumer_lag"), ("OrderFlow:Alerts:Rules:MyRule:Treshold", "5"));
+
+        var problems = KnownSettings.Problems(configuration.GetSection("OrderFlow:Alerts"), typeof(OrderFlow.Host.Observability.AlertOptions)).ToList();
+
+        Assert.That(problems, Has.Count.EqualTo(1));
+        Assert.That(problems[0], Does.StartWith("OrderFlow:Alerts:Rules:MyRule:Treshold is not a setting; OrderFlow:Alerts:Rules:MyRule has ").And.Contain("Threshold"));
+    }
 }
