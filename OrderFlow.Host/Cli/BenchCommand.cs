@@ -27,6 +27,11 @@ internal static class BenchCommand
         var orders = new Option<int>("--orders") { Description = "Orders of the sustained run (b).", DefaultValueFactory = _ => 200_000 };
         var unbatched = new Option<int>("--unbatched-orders") { Description = "Orders of the run with batching off (c).", DefaultValueFactory = _ => 20_000 };
         var rates = new Option<string>("--rates") { Description = "Offered rates of the latency runs (d), orders/s, comma-separated.", DefaultValueFactory = _ => "100,1000,2500" };
+        rates.Validators.Add(r =>
+        {
+            if (!RateList(r.GetValueOrDefault<string>()).All(rate => rate is > 0 and < double.PositiveInfinity))
+                r.AddError($"--rates: '{r.GetValueOrDefault<string>()}' is not a comma-separated list of orders/s above 0 (such as 100,1000,2500)");
+        });
         var rateSeconds = new Option<int>("--rate-seconds") { Description = "Length of each latency run.", DefaultValueFactory = _ => 20 };
         var warmupSeconds = new Option<int>("--warmup-seconds") { Description = "Seconds of orders at the same rate before each latency run's measured ones (JIT, consumers joining); the measured orders start once all of them are terminal.", DefaultValueFactory = _ => 10 };
         // 100,000: with 200,000 queued 400-byte messages on one topic the embedded broker stopped
@@ -34,7 +39,12 @@ internal static class BenchCommand
         var raw = new Option<int>("--raw-messages") { Description = "Messages of the raw broker run (a).", DefaultValueFactory = _ => 100_000 };
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the databases and reports go.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "orderflow-bench")) };
         var brokerProcess = new Option<bool>("--broker-process") { Description = "Run each order run's embedded broker as a process of its own, so its in-memory log is not in the measured process's RSS." };
-        var skip = new Option<string>("--skip") { Description = "Parts to leave out: raw,sustained,small,unbatched,latency (comma-separated).", DefaultValueFactory = _ => "" };
+        var skip = new Option<string>("--skip") { Description = $"Parts to leave out: {string.Join(',', Parts)} (comma-separated).", DefaultValueFactory = _ => "" };
+        skip.Validators.Add(r =>
+        {
+            var unknown = SkipList(r.GetValueOrDefault<string>()).Where(p => !Parts.Contains(p, StringComparer.OrdinalIgnoreCase)).ToList();
+            if (unknown.Count > 0) r.AddError($"--skip: no part {string.Join(", ", unknown)}; the parts are {string.Join(", ", Parts)}");
+        });
         var command = new Command("bench", "Measure broker throughput, sustained orders/s, batching on and off, latency at fixed rates and peak RSS; write a JSON report.")
         {
             orders, unbatched, rates, rateSeconds, warmupSeconds, raw, output, brokerProcess, skip,
@@ -54,7 +64,7 @@ internal static class BenchCommand
                 Console.Error.WriteLine($"Another bench is writing to {directory.FullName}; give this one another --out.");
                 return 2;
             }
-            var skipped = result.GetValue(skip)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var skipped = SkipList(result.GetValue(skip)).ToHashSet(StringComparer.OrdinalIgnoreCase);
             var report = new JsonObject
             {
                 ["command"] = "bench " + string.Join(' ', Environment.GetCommandLineArgs().SkipWhile(a => !a.Equals("bench", StringComparison.OrdinalIgnoreCase)).Skip(1)),
@@ -64,38 +74,14 @@ internal static class BenchCommand
             var file = Path.Combine(directory.FullName, "bench.json");
             async Task SaveAsync() => await File.WriteAllTextAsync(file, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), CancellationToken.None);
 
-            if (!skipped.Contains("raw"))
+            try
             {
-                report["raw_broker"] = await RawBrokerAsync(result.GetValue(raw), cancellationToken);
-                await SaveAsync();
+                await RunPartsAsync();
             }
-            var total = result.GetValue(orders);
-            if (!skipped.Contains("sustained"))
+            catch (ChildCouldNotStartException ex)
             {
-                report["sustained"] = await GenerateAsync(directory, "sustained", total, 0, passThrough, verify: true, cancellationToken, separateBroker: separateBroker);
-                await SaveAsync();
-            }
-            if (!skipped.Contains("small"))
-            {
-                report["sustained_quarter"] = await GenerateAsync(directory, "sustained-quarter", Math.Max(1, total / 4), 0, passThrough, verify: false, cancellationToken, separateBroker: separateBroker);
-                await SaveAsync();
-            }
-            if (!skipped.Contains("unbatched"))
-            {
-                report["batching_off"] = await GenerateAsync(directory, "batching-off", result.GetValue(unbatched), 0,
-                    [.. passThrough, "--OrderFlow:Messaging:Batching=false"], verify: true, cancellationToken, separateBroker: separateBroker);
-                await SaveAsync();
-            }
-            if (!skipped.Contains("latency"))
-            {
-                var latency = new JsonArray();
-                report["latency"] = latency;
-                foreach (var rate in result.GetValue(rates)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(r => double.Parse(r, CultureInfo.InvariantCulture)))
-                {
-                    latency.Add(await GenerateAsync(directory, $"rate-{rate:0}", (int)Math.Max(1, rate * result.GetValue(rateSeconds)), rate, passThrough, verify: false, cancellationToken,
-                        warmup: (int)(rate * Math.Max(0, result.GetValue(warmupSeconds))), separateBroker: separateBroker));
-                    await SaveAsync();
-                }
+                Console.Error.WriteLine($"bench: the run {ex.Run} could not start, so nothing more was run. It said: {ex.Reason}");
+                return StartupFailure.ExitCode;
             }
             report["finished_at"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
             report["machine_load_after"] = LoadAverage();
@@ -103,8 +89,63 @@ internal static class BenchCommand
             PrintSummary(report);
             AnsiConsole.MarkupLine($"Report: [bold]{Markup.Escape(file)}[/]");
             return 0;
+
+            async Task RunPartsAsync()
+            {
+                if (!skipped.Contains("raw"))
+                {
+                    report["raw_broker"] = await RawBrokerAsync(result.GetValue(raw), cancellationToken);
+                    await SaveAsync();
+                }
+                var total = result.GetValue(orders);
+                if (!skipped.Contains("sustained"))
+                {
+                    report["sustained"] = await GenerateAsync(directory, "sustained", total, 0, passThrough, verify: true, cancellationToken, separateBroker: separateBroker);
+                    await SaveAsync();
+                }
+                if (!skipped.Contains("small"))
+                {
+                    report["sustained_quarter"] = await GenerateAsync(directory, "sustained-quarter", Math.Max(1, total / 4), 0, passThrough, verify: false, cancellationToken, separateBroker: separateBroker);
+                    await SaveAsync();
+                }
+                if (!skipped.Contains("unbatched"))
+                {
+                    report["batching_off"] = await GenerateAsync(directory, "batching-off", result.GetValue(unbatched), 0,
+                        [.. passThrough, "--OrderFlow:Messaging:Batching=false"], verify: true, cancellationToken, separateBroker: separateBroker);
+                    await SaveAsync();
+                }
+                if (!skipped.Contains("latency"))
+                {
+                    var latency = new JsonArray();
+                    report["latency"] = latency;
+                    foreach (var rate in RateList(result.GetValue(rates)))
+                    {
+                        latency.Add(await GenerateAsync(directory, $"rate-{rate:0}", (int)Math.Max(1, rate * result.GetValue(rateSeconds)), rate, passThrough, verify: false, cancellationToken,
+                            warmup: (int)(rate * Math.Max(0, result.GetValue(warmupSeconds))), separateBroker: separateBroker));
+                        await SaveAsync();
+                    }
+                }
+            }
         });
         return command;
+    }
+
+    /// <summary>What <c>--skip</c> can name.</summary>
+    private static readonly string[] Parts = ["raw", "sustained", "small", "unbatched", "latency"];
+
+    private static IEnumerable<string> SkipList(string? value) =>
+        (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>The rates of <c>--rates</c>; NaN for an entry that is not a number.</summary>
+    private static IEnumerable<double> RateList(string? value) =>
+        (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(r => double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) ? rate : double.NaN);
+
+    /// <summary>A child <c>generate</c> exited with <see cref="StartupFailure.ExitCode"/>: its settings keep every run from starting.</summary>
+    private sealed class ChildCouldNotStartException(string run, string reason) : Exception($"the run {run} could not start: {reason}")
+    {
+        public string Run { get; } = run;
+        public string Reason { get; } = reason;
     }
 
     /// <summary>An exclusive lock on <paramref name="directory"/>'s <c>.bench.lock</c> for as long as it is held (an advisory lock on Unix), or null when another process holds it. The file stays: deleting it on close could unlink it under a process that just opened it.</summary>
@@ -136,7 +177,9 @@ internal static class BenchCommand
         if (warmup > 0) args.AddRange(["--warmup", warmup.ToString(CultureInfo.InvariantCulture)]);
         args.AddRange(passThrough);
         var started = Stopwatch.StartNew();
-        var (exit, _) = await RunChildAsync(args, echo: true, cancellationToken);
+        var (exit, output) = await RunChildAsync(args, echo: true, cancellationToken);
+        if (exit == StartupFailure.ExitCode)
+            throw new ChildCouldNotStartException(name, output.Split('\n').Select(l => l.TrimEnd()).LastOrDefault(l => l.Length > 0) ?? "");
         var node = File.Exists(reportFile) ? JsonNode.Parse(await File.ReadAllTextAsync(reportFile, cancellationToken))! : new JsonObject();
         node["name"] = name;
         node["exit_code"] = exit;

@@ -69,4 +69,32 @@ public sealed class BenchCommandTests
         using var again = BenchCommand.Claim(new DirectoryInfo(cluster.Directory));
         Assert.That(again, Is.Not.Null, "free again once the first is released");
     }
+
+    [TestCase("--skip", "raw,batching-off", "--skip: no part batching-off; the parts are raw, sustained, small, unbatched, latency")]
+    [TestCase("--rates", "100,fast", "--rates: '100,fast' is not a comma-separated list of orders/s above 0")]
+    public async Task Bench_WithAnOptionItCannotUse_FailsNamingItBeforeRunning(string option, string value, string message)
+    {
+        using var cluster = new ProcessCluster();
+        await using var bench = HostProcess.Start(["bench", option, value, "--out", cluster.Directory], null);
+
+        var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.That(exit, Is.Not.EqualTo(0));
+        Assert.That(bench.Output, Has.Some.Contains(message), string.Join(Environment.NewLine, bench.Output));
+        Assert.That(Directory.EnumerateFiles(cluster.Directory), Is.Empty, "nothing ran");
+    }
+
+    [Test]
+    public async Task Bench_WhenItsSettingsKeepARunFromStarting_StopsAfterItSayingWhy()
+    {
+        using var cluster = new ProcessCluster();
+        await using var bench = HostProcess.Start(["bench", "--orders", "100", "--skip", "raw", "--out", cluster.Directory, "--OrderFlow:Messaging:MaxBatchSise=10"], null);
+
+        var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.That(exit, Is.EqualTo(2), string.Join(Environment.NewLine, bench.Output));
+        Assert.That(bench.Output, Has.One.StartsWith("bench: the run sustained could not start, so nothing more was run.")
+            .And.Contain("OrderFlow:Messaging:MaxBatchSise is not a setting"));
+        Assert.That(File.Exists(Path.Combine(cluster.Directory, "sustained-quarter.db")), Is.False, "the next run did not start");
+    }
 }
