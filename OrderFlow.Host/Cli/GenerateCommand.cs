@@ -49,8 +49,22 @@ internal static class GenerateCommand
         warmup.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--warmup must not be negative"); });
         inFlight.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--max-in-flight must be at least 1"); });
         maxLag.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--max-lag must not be negative"); });
+        timeout.Validators.Add(r => { if (r.GetValueOrDefault<TimeSpan>() <= TimeSpan.Zero) r.AddError("--timeout must be longer than 0 (such as 00:10:00)"); });
         command.SetAction(async (result, cancellationToken) =>
         {
+            // The report is written after the run: a directory that cannot be made would lose it.
+            if (result.GetValue(report) is { Directory: { } reportDirectory } reportFile)
+            {
+                try
+                {
+                    reportDirectory.Create();
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    await Console.Error.WriteLineAsync($"--report: cannot write {reportFile.FullName}: {ex.Message}");
+                    return StartupFailure.ExitCode;
+                }
+            }
             var configArgs = CommandLine.ConfigArgs(result);
             var configuration = OrderFlowApp.LoadConfiguration(configArgs);
             // The stress test exercises the whole flow: products stocked for a demo of rejections

@@ -13,7 +13,7 @@ public sealed class GenerateAndVerifyTests
     public async Task Generate_WhenNothingElseRuns_BringsUpWhatItNeedsAndFinishesEveryOrder()
     {
         using var cluster = new ProcessCluster();
-        var report = Path.Combine(cluster.Directory, "report.json");
+        var report = Path.Combine(cluster.Directory, "reports", "new", "report.json"); // a directory generate makes
         await using var generate = HostProcess.Start(["generate", "--orders", "1000", "--settle", "--report", report, .. cluster.Args(HostProcess.FreePort())], null);
 
         var exit = await generate.WaitForExitAsync(TimeSpan.FromMinutes(2));
@@ -42,6 +42,8 @@ public sealed class GenerateAndVerifyTests
 
     [TestCase("--max-lag", "-1", "--max-lag must not be negative")]
     [TestCase("--max-in-flight", "0", "--max-in-flight must be at least 1")]
+    [TestCase("--timeout", "-00:00:05", "--timeout must be longer than 0")]
+    [TestCase("--report", "/proc/orderflow/report.json", "--report: cannot write /proc/orderflow/report.json")]
     public async Task Generate_WithAnOptionOutOfRange_FailsNamingIt(string option, string value, string message)
     {
         using var cluster = new ProcessCluster();
