@@ -108,7 +108,7 @@ public static class OrderFlowApp
     /// <summary>Starts or joins the embedded broker, or checks the real cluster's topics; rewrites <c>Kafka:BootstrapServers</c> accordingly.</summary>
     public static async Task<BrokerConnection> ConnectBrokerAsync(this IHostApplicationBuilder builder)
     {
-        var kafka = builder.Configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() ?? new KafkaOptions();
+        var kafka = KafkaOptions.Read(builder.Configuration);
         var connection = await BrokerConnector.ConnectAsync(kafka);
         builder.Configuration["Kafka:BootstrapServers"] = connection.BootstrapServers;
         builder.Configuration["Kafka:UsingEmbeddedBroker"] = connection.Embedded ? "true" : "false";

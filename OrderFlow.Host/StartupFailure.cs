@@ -21,9 +21,9 @@ public static class StartupFailure
     /// </summary>
     public static string? ConfigurationProblem(Exception error) => error switch
     {
-        OptionsValidationException invalid => Section(invalid.OptionsType) is { } section && !invalid.Message.Contains(section, StringComparison.Ordinal)
-            ? $"settings {section}: {invalid.Message}"
-            : invalid.Message,
+        // Distinct: a check registered by each module that uses the options (the store's) reports once.
+        OptionsValidationException invalid when string.Join("; ", invalid.Failures.Distinct()) is var message =>
+            Section(invalid.OptionsType) is { } section && !message.Contains(section + ":", StringComparison.Ordinal) ? $"settings {section}: {message}" : message,
         InvalidOperationException unconvertible when unconvertible.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
             unconvertible.Message,
         AggregateException all when all.InnerExceptions.Count > 0 && all.InnerExceptions.Select(ConfigurationProblem).ToList() is var problems

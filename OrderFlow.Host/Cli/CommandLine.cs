@@ -50,7 +50,7 @@ internal static class CommandLine
         command.SetAction(async (result, cancellationToken) =>
         {
             var configuration = OrderFlowApp.LoadConfiguration(ConfigArgs(result));
-            var kafka = configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() ?? new KafkaOptions();
+            var kafka = KafkaOptions.Read(configuration);
             await using var broker = EmbeddedBroker.Start(kafka.EmbeddedPort, kafka.Partitions, kafka.Layout.All, kafka.EmbeddedRelayAllConnections);
             Console.WriteLine($"{broker.Describe()}. Ctrl+C stops it.");
             try

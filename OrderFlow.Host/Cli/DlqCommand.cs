@@ -57,7 +57,7 @@ internal static class DlqCommand
     private static KafkaClientFactory? Clients(string[] configArgs)
     {
         var configuration = OrderFlowApp.LoadConfiguration(configArgs);
-        var kafka = configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() ?? new KafkaOptions();
+        var kafka = KafkaOptions.Read(configuration);
         if (kafka.IsEmbedded)
         {
             kafka.BootstrapServers = $"127.0.0.1:{kafka.EmbeddedPort}";

@@ -144,10 +144,7 @@ public static class MessagingServiceCollectionExtensions
     /// <summary>The process-wide messaging services: client factory, shared producer, dead letters, metrics.</summary>
     public static IServiceCollection AddMessaging(this IServiceCollection services, Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
-        services.AddOptions<KafkaOptions>().BindKnown(configuration.GetSection(KafkaOptions.Section))
-            .Validate(o => TopicLayout.Problem(o.OrderStatusTopic) is null,
-                "Kafka:OrderStatusTopic must be order-events or a Kafka topic name OrderFlow uses for nothing else (not ending in .dlq)")
-            .ValidateOnStart();
+        services.AddOptions<KafkaOptions>().BindKnown(configuration.GetSection(KafkaOptions.Section)).Check(o => o.Problems());
         services.AddOptions<MessagingOptions>().BindKnown(configuration.GetSection(MessagingOptions.Section)).ValidateDataAnnotations();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<KafkaClientFactory>();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using OrderFlow.Contracts;
 
@@ -36,7 +37,7 @@ public sealed class KafkaOptions
     /// <summary>Partitions of every topic OrderFlow creates.</summary>
     public int Partitions { get; set; } = 12;
 
-    /// <summary>Replication factor of topics created on a real cluster.</summary>
+    /// <summary>Replication factor of topics created on a real cluster; -1 takes the cluster's default.</summary>
     public short ReplicationFactor { get; set; } = 1;
 
     /// <summary>
@@ -60,7 +61,34 @@ public sealed class KafkaOptions
         : layout = TopicLayout.Problem(OrderStatusTopic) is { } problem ? throw Invalid(problem) : new TopicLayout(OrderStatusTopic);
 
     /// <summary>A problem of these settings, as options validation reports it (the host prints it in one line and does not start).</summary>
-    public static OptionsValidationException Invalid(string problem) => new(Options.DefaultName, typeof(KafkaOptions), [problem]);
+    public static OptionsValidationException Invalid(string problem) => Invalid([problem]);
+
+    private static OptionsValidationException Invalid(IEnumerable<string> problems) => new(Options.DefaultName, typeof(KafkaOptions), problems);
+
+    /// <summary>What is wrong with these settings: ranges, the status topic, the replication factor. Empty when nothing is.</summary>
+    public IEnumerable<string> Problems()
+    {
+        // Checked here rather than with [Range]: DataAnnotations reads every property, Layout too,
+        // which throws for a bad status topic before its problem could be listed with the others.
+        if (EmbeddedPort is < 0 or > 65535) yield return $"Kafka:EmbeddedPort {EmbeddedPort} must be between 0 (any free port) and 65535";
+        if (Partitions is < 1 or > 1000) yield return $"Kafka:Partitions {Partitions} must be between 1 and 1000";
+        if (EmbeddedRetentionIntervalMs < 0) yield return $"Kafka:EmbeddedRetentionIntervalMs {EmbeddedRetentionIntervalMs} must be 0 (off) or more";
+        if (TopicLayout.Problem(OrderStatusTopic) is { } layoutProblem) yield return layoutProblem;
+        if (ReplicationFactor is 0 or < -1) yield return $"Kafka:ReplicationFactor {ReplicationFactor} must be at least 1, or -1 for the cluster's default";
+    }
+
+    /// <summary>
+    /// The <c>Kafka</c> section, bound and checked the way the host's options are: the broker is
+    /// connected before the host is built, so these settings are read here, not through
+    /// <c>IOptions</c>. Throws <see cref="OptionsValidationException"/> naming every problem.
+    /// </summary>
+    public static KafkaOptions Read(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(Section);
+        var options = section.Get<KafkaOptions>() ?? new KafkaOptions();
+        var problems = KnownSettings.Problems(section, typeof(KafkaOptions)).Concat(options.Problems()).ToList();
+        return problems.Count > 0 ? throw Invalid(problems) : options;
+    }
 
     public bool IsEmbedded => string.IsNullOrWhiteSpace(BootstrapServers)
         || string.Equals(BootstrapServers, EmbeddedValue, StringComparison.OrdinalIgnoreCase);

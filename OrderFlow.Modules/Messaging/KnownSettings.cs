@@ -24,6 +24,13 @@ public static class KnownSettings
         return builder.ValidateOnStart();
     }
 
+    /// <summary>A start-up check that reports every problem <paramref name="problems"/> finds (<see cref="OptionsBuilder{TOptions}.Validate(Func{TOptions, bool}, string)"/> has one fixed message).</summary>
+    public static OptionsBuilder<T> Check<T>(this OptionsBuilder<T> builder, Func<T, IEnumerable<string>> problems) where T : class
+    {
+        builder.Services.AddSingleton<IValidateOptions<T>>(new Checks<T>(builder.Name, problems));
+        return builder.ValidateOnStart();
+    }
+
     /// <summary>What is wrong when <paramref name="section"/> has keys other than <paramref name="known"/> (case-insensitive), or null.</summary>
     public static string? Problem(IConfigurationSection section, IEnumerable<string> known)
     {
@@ -60,6 +67,14 @@ public static class KnownSettings
         public ValidateOptionsResult Validate(string? optionsName, T options) =>
             name is not null && optionsName != name ? ValidateOptionsResult.Skip
             : Problems(section, typeof(T)).ToList() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems)
+            : ValidateOptionsResult.Success;
+    }
+
+    private sealed class Checks<T>(string? name, Func<T, IEnumerable<string>> problems) : IValidateOptions<T> where T : class
+    {
+        public ValidateOptionsResult Validate(string? optionsName, T options) =>
+            name is not null && optionsName != name ? ValidateOptionsResult.Skip
+            : problems(options).ToList() is { Count: > 0 } found ? ValidateOptionsResult.Fail(found)
             : ValidateOptionsResult.Success;
     }
 }

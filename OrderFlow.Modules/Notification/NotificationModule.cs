@@ -23,7 +23,7 @@ public static class NotificationModule
         builder.Services.AddOptions<NotificationOptions>().BindKnown(section);
         builder.Services.AddModuleStore<NotificationDbContext>(builder.Configuration);
         // The order status changes: on order-events unless Kafka:OrderStatusTopic gives them their own topic.
-        var statusTopic = (builder.Configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() ?? new KafkaOptions()).Layout.OrderStatus;
+        var statusTopic = KafkaOptions.Read(builder.Configuration).Layout.OrderStatus;
         builder.Services.AddEventConsumer<NotificationDbContext>("notification", statusTopic)
             // Only terminal transitions concern the customer; the others are skipped without an inbox row.
             .HandleWhen<OrderStatusChanged, OrderStatusChangedHandler>(evt => evt.IsTerminal)

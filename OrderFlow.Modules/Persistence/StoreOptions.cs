@@ -1,3 +1,6 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace OrderFlow.Persistence;
 
 /// <summary>Where the shared SQLite database lives (<c>OrderFlow:Database</c>).</summary>
@@ -9,18 +12,35 @@ public sealed class StoreOptions
     public string Path { get; set; } = "data/orderflow.db";
 
     /// <summary>How long a writer waits for SQLite's single write lock before giving up (the message is then retried).</summary>
+    [Range(0, int.MaxValue)]
     public int BusyTimeoutMs { get; set; } = 10_000;
 
     /// <summary>How often a background PASSIVE checkpoint copies the WAL into the database file (<see cref="WalCheckpointer"/>); 0 leaves it to SQLite's commits.</summary>
+    [Range(0, int.MaxValue)]
     public int CheckpointIntervalMs { get; set; } = 250;
 
     /// <summary>WAL size in pages at which a commit checkpoints by itself: SQLite's 1,000 without the background checkpoint, a backstop with it.</summary>
     public int AutoCheckpointPages => CheckpointIntervalMs > 0 ? 16_384 : 1_000;
 
+    /// <summary>Why the database file cannot be where <see cref="Path"/> says (its directory, made here when missing, cannot be), or null.</summary>
+    public string? PathProblem()
+    {
+        if (string.IsNullOrWhiteSpace(Path)) return $"{Section}:Path is empty";
+        try
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return $"{Section}:Path '{Path}': its directory cannot be made ({ex.Message})";
+        }
+    }
+
     public string ConnectionString()
     {
         var full = System.IO.Path.GetFullPath(Path);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+        if (PathProblem() is { } problem) throw new OptionsValidationException(Options.DefaultName, typeof(StoreOptions), [problem]);
         return $"Data Source={full};Pooling=True;Default Timeout={Math.Max(1, BusyTimeoutMs / 1000)}";
     }
 }

@@ -31,7 +31,8 @@ public static class StoreServiceCollectionExtensions
 
     public static IServiceCollection AddStoreOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<StoreOptions>().BindKnown(configuration.GetSection(StoreOptions.Section));
+        services.AddOptions<StoreOptions>().BindKnown(configuration.GetSection(StoreOptions.Section)).ValidateDataAnnotations()
+            .Check(o => o.PathProblem() is { } problem ? [problem] : []);
         return services;
     }
 

@@ -12,6 +12,9 @@ public sealed class StartupFailureTests
     [TestCase("OrderFlow:Messaging:MaxBatchSize=0", "OrderFlow:Messaging", "MaxBatchSize must be between 1 and 10000")]
     [TestCase("Kafka:EmbeddedPort=abc", "'abc' at 'Kafka:EmbeddedPort'", "System.Int32")]
     [TestCase("Kafka:OrderStatusTopic=x.dlq", "Kafka:OrderStatusTopic 'x.dlq'", "suffix of dead-letter topics")]
+    [TestCase("Kafka:Partitions=0", "Kafka:Partitions 0", "must be between 1 and 1000")]
+    [TestCase("Kafka:EmbeddedPort=70000", "Kafka:EmbeddedPort 70000", "must be between 0 (any free port) and 65535")]
+    [TestCase("OrderFlow:Database:Path=/proc/orderflow/x.db", "OrderFlow:Database:Path '/proc/orderflow/x.db'", "its directory cannot be made")]
     [TestCase("OrderFlow:Modules:Payment:Enable=false", "OrderFlow:Modules:Payment:Enable is not a setting", "has DeclineAbove, Enabled,")]
     [TestCase("OrderFlow:Modules:Payments:Enabled=false", "OrderFlow:Modules:Payments is not a setting", "has Inventory, Notification, Orders, Payment")]
     public async Task Host_WithABadSetting_SaysWhichInOneLineAndExitsWith2(string setting, string names, string reason)
