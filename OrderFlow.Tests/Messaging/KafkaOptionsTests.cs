@@ -1,19 +1,16 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using OrderFlow.Messaging;
+using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Messaging;
 
 /// <summary><see cref="KafkaOptions.Read"/>: the broker is connected before the host is built, so its settings are checked there.</summary>
 public sealed class KafkaOptionsTests
 {
-    private static IConfiguration Configuration(params (string Key, string Value)[] settings) =>
-        new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build();
-
     [Test]
     public void Read_OfGoodSettings_BindsThem()
     {
-        var options = KafkaOptions.Read(Configuration(("Kafka:Partitions", "3"), ("Kafka:ReplicationFactor", "-1"), ("Kafka:Properties:sasl.username", "me")));
+        var options = KafkaOptions.Read(Settings.Of(("Kafka:Partitions", "3"), ("Kafka:ReplicationFactor", "-1"), ("Kafka:Properties:sasl.username", "me")));
 
         Assert.That((options.Partitions, options.ReplicationFactor, options.Properties["sasl.username"]), Is.EqualTo((3, (short)-1, "me")));
     }
@@ -21,7 +18,7 @@ public sealed class KafkaOptionsTests
     [Test]
     public void Read_OfSeveralBadSettings_NamesEachAtOnce()
     {
-        var configuration = Configuration(("Kafka:Partitions", "0"), ("Kafka:ReplicationFactor", "0"), ("Kafka:OrderStatusTopic", "x.dlq"), ("Kafka:Partitons", "3"));
+        var configuration = Settings.Of(("Kafka:Partitions", "0"), ("Kafka:ReplicationFactor", "0"), ("Kafka:OrderStatusTopic", "x.dlq"), ("Kafka:Partitons", "3"));
 
         var error = Assert.Throws<OptionsValidationException>(() => KafkaOptions.Read(configuration))!;
 
@@ -33,7 +30,7 @@ public sealed class KafkaOptionsTests
     [Test]
     public void TheHostsOptions_RunTheSameChecksAtStart()
     {
-        using var services = new ServiceCollection().AddMessaging(Configuration(("Kafka:EmbeddedPort", "70000"))).BuildServiceProvider();
+        using var services = new ServiceCollection().AddMessaging(Settings.Of(("Kafka:EmbeddedPort", "70000"))).BuildServiceProvider();
 
         var error = Assert.Throws<OptionsValidationException>(() => _ = services.GetRequiredService<IOptions<KafkaOptions>>().Value)!;
 

@@ -1,14 +1,12 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using OrderFlow.Messaging;
+using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Messaging;
 
 public sealed class KnownSettingsTests
 {
-    private static IConfiguration Configuration(params (string Key, string Value)[] settings) =>
-        new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build();
-
     private static MessagingOptions Messaging(IConfiguration configuration)
     {
         using var services = new ServiceCollection().AddOptions<MessagingOptions>().BindKnown(configuration.GetSection(MessagingOptions.Section)).Services.BuildServiceProvider();
@@ -18,7 +16,7 @@ public sealed class KnownSettingsTests
     [Test]
     public void AMisspeltKey_FailsNamingItsPathAndTheSectionsSettings()
     {
-        var configuration = Configuration(("OrderFlow:Messaging:MaxBatchSise", "10"));
+        var configuration = Settings.Of(("OrderFlow:Messaging:MaxBatchSise", "10"));
 
         var error = Assert.Throws<OptionsValidationException>(() => Messaging(configuration))!;
 
@@ -29,7 +27,7 @@ public sealed class KnownSettingsTests
     [Test]
     public void KnownKeys_InAnyCase_AreBoundAsBefore()
     {
-        var configuration = Configuration(("OrderFlow:Messaging:maxbatchsize", "10"), ("OrderFlow:Messaging:Workers", "2"));
+        var configuration = Settings.Of(("OrderFlow:Messaging:maxbatchsize", "10"), ("OrderFlow:Messaging:Workers", "2"));
 
         var options = Messaging(configuration);
 
@@ -39,7 +37,7 @@ public sealed class KnownSettingsTests
     [Test]
     public void Problem_ListsEveryUnknownKeyAndNoKnownOne()
     {
-        var configuration = Configuration(("OrderFlow:Modules:Payments:Enabled", "false"), ("OrderFlow:Modules:Orderz:Enabled", "false"), ("OrderFlow:Modules:Orders:Enabled", "false"));
+        var configuration = Settings.Of(("OrderFlow:Modules:Payments:Enabled", "false"), ("OrderFlow:Modules:Orderz:Enabled", "false"), ("OrderFlow:Modules:Orders:Enabled", "false"));
 
         var problem = KnownSettings.Problem(configuration.GetSection("OrderFlow:Modules"), ["Orders", "Inventory", "Payment", "Notification"]);
 
@@ -50,7 +48,7 @@ public sealed class KnownSettingsTests
     [Test]
     public void Problems_CheckNestedObjects_AndLeaveDictionariesAlone()
     {
-        var configuration = Configuration(("OrderFlow:Api:RateLimit:Enabld", "false"), ("OrderFlow:Api:AllowAnonymous", "true"),
+        var configuration = Settings.Of(("OrderFlow:Api:RateLimit:Enabld", "false"), ("OrderFlow:Api:AllowAnonymous", "true"),
             ("Kafka:Properties:sasl.username", "me"), ("Kafka:Partitions", "3"));
 
         var api = KnownSettings.Problems(configuration.GetSection("OrderFlow:Api"), typeof(OrderFlow.Host.Security.ApiSecurityOptions)).ToList();
@@ -64,7 +62,7 @@ public sealed class KnownSettingsTests
     [Test]
     public void Problems_CheckEachObjectOfADictionary_NotItsKeys()
     {
-        var configuration = Configuration(("OrderFlow:Alerts:Rules:MyRule:Signal", "consumer_lag"), ("OrderFlow:Alerts:Rules:MyRule:Treshold", "5"));
+        var configuration = Settings.Of(("OrderFlow:Alerts:Rules:MyRule:Signal", "consumer_lag"), ("OrderFlow:Alerts:Rules:MyRule:Treshold", "5"));
 
         var problems = KnownSettings.Problems(configuration.GetSection("OrderFlow:Alerts"), typeof(OrderFlow.Host.Observability.AlertOptions)).ToList();
 
