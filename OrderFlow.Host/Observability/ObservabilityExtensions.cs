@@ -3,13 +3,13 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OrderFlow.Inventory;
 using OrderFlow.Inventory.Data;
+using OrderFlow.Messaging;
 using OrderFlow.Notification;
 using OrderFlow.Notification.Data;
 using OrderFlow.Orders;
 using OrderFlow.Orders.Data;
 using OrderFlow.Payment;
 using OrderFlow.Payment.Data;
-using OrderFlow.Messaging;
 
 namespace OrderFlow.Host.Observability;
 
