@@ -81,14 +81,19 @@ public static class OrderFlowApp
     /// </summary>
     private static void ValidateSettings(IServiceProvider services)
     {
-        var configuration = services.GetRequiredService<IConfiguration>();
+        ThrowOnUnknownSections(services.GetRequiredService<IConfiguration>());
+        services.GetService<IStartupValidator>()?.Validate();
+    }
+
+    /// <summary>Fails (<see cref="OptionsValidationException"/>) when <c>OrderFlow</c> or <c>OrderFlow:Modules</c> has a section OrderFlow does not read, plus <paramref name="more"/> problems.</summary>
+    internal static void ThrowOnUnknownSections(IConfiguration configuration, params IEnumerable<string> more)
+    {
         var unknown = new[]
         {
             KnownSettings.Problem(configuration.GetSection("OrderFlow"), ["Api", "Alerts", "Database", "Messaging", "Modules"]),
             KnownSettings.Problem(configuration.GetSection("OrderFlow:Modules"), ["Orders", "Inventory", "Payment", "Notification"]),
-        }.OfType<string>().ToList();
+        }.OfType<string>().Concat(more).ToList();
         if (unknown.Count > 0) throw new OptionsValidationException(Options.DefaultName, typeof(IConfiguration), unknown);
-        services.GetService<IStartupValidator>()?.Validate();
     }
 
     /// <summary>Configuration alone, read the way the host reads it (appsettings.json, environment, command line).</summary>

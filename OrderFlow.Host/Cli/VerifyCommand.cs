@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrderFlow.Inventory;
+using OrderFlow.Messaging;
 using OrderFlow.Notification;
 using OrderFlow.Orders;
 using OrderFlow.Payment;
@@ -32,6 +33,8 @@ internal static class VerifyCommand
 
     public static async Task<int> RunAsync(IConfiguration configuration, TimeSpan grace, TextWriter output, CancellationToken cancellationToken)
     {
+        // A misspelt database key would send verify to the default path: check the keys it reads.
+        OrderFlowApp.ThrowOnUnknownSections(configuration, KnownSettings.Problems(configuration.GetSection(StoreOptions.Section), typeof(StoreOptions)));
         var store = configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
         if (!File.Exists(Path.GetFullPath(store.Path)))
         {

@@ -46,6 +46,18 @@ public sealed class StartupFailureTests
     }
 
     [Test]
+    public async Task Verify_WithAMisspeltDatabaseKey_SaysWhichInsteadOfLookingAtTheDefaultPath()
+    {
+        using var cluster = new ProcessCluster();
+        await using var verify = HostProcess.Start(["verify", $"--OrderFlow:Database:Pth={cluster.DatabasePath}"], null);
+
+        var exit = await verify.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.That(exit, Is.EqualTo(StartupFailure.ExitCode), string.Join(Environment.NewLine, verify.Output));
+        Assert.That(verify.Output, Has.One.StartsWith("OrderFlow cannot start: OrderFlow:Database:Pth is not a setting; OrderFlow:Database has "));
+    }
+
+    [Test]
     public void ConfigurationProblem_OfAValueTheBinderCannotConvert_NamesTheKey()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Kafka:Partitions"] = "twelve" }).Build();
