@@ -92,8 +92,26 @@ public static class OrderFlowApp
         {
             KnownSettings.Problem(configuration.GetSection("OrderFlow"), ["Api", "Alerts", "Database", "Messaging", "Modules"]),
             KnownSettings.Problem(configuration.GetSection("OrderFlow:Modules"), ["Orders", "Inventory", "Payment", "Notification"]),
+            UrlsProblem(configuration["Urls"]),
         }.OfType<string>().Concat(more).ToList();
         if (unknown.Count > 0) throw new OptionsValidationException(Options.DefaultName, typeof(IConfiguration), unknown);
+    }
+
+    /// <summary>Why Kestrel could not listen on <paramref name="urls"/> (<c>;</c>-separated, as ASP.NET Core reads them), or null.</summary>
+    private static string? UrlsProblem(string? urls)
+    {
+        foreach (var url in (urls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            try
+            {
+                BindingAddress.Parse(url);
+            }
+            catch (FormatException)
+            {
+                return $"Urls '{url}' is not an address to listen on, such as http://localhost:5080";
+            }
+        }
+        return null;
     }
 
     /// <summary>Configuration alone, read the way the host reads it (appsettings.json, environment, command line).</summary>

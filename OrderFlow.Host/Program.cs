@@ -8,6 +8,17 @@ if (args.Length > 0 && CommandLine.IsVerb(args[0])) return await CommandLine.Run
 return await StartupFailure.ReportAsync(async () =>
 {
     await using var app = await OrderFlowApp.BuildWebAsync(args);
-    await app.RunAsync();
+    try
+    {
+        await app.StartAsync();
+    }
+    catch
+    {
+        // Kestrel starts last: when it cannot bind, the consumers and relays already run. Stop
+        // them before the container is disposed under them.
+        await app.StopAsync();
+        throw;
+    }
+    await app.WaitForShutdownAsync();
     return 0;
 }, Console.Error);

@@ -24,6 +24,10 @@ public static class StartupFailure
         // Distinct: a check registered by each module that uses the options (the store's) reports once.
         OptionsValidationException invalid when string.Join("; ", invalid.Failures.Distinct()) is var message =>
             Section(invalid.OptionsType) is { } section && !message.Contains(section + ":", StringComparison.Ordinal) ? $"settings {section}: {message}" : message,
+        // Kestrel binds after the settings were checked: an address another process serves is
+        // this host's Urls setting meeting its machine, and says how to choose another.
+        IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } inUse =>
+            $"{inUse.Message.TrimEnd('.')}: another process serves it; give this one a free address with Urls (--Urls=http://localhost:5081)",
         InvalidOperationException unconvertible when unconvertible.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
             unconvertible.Message,
         AggregateException all when all.InnerExceptions.Count > 0 && all.InnerExceptions.Select(ConfigurationProblem).ToList() is var problems

@@ -15,6 +15,7 @@ public sealed class StartupFailureTests
     [TestCase("Kafka:Partitions=0", "Kafka:Partitions 0", "must be between 1 and 1000")]
     [TestCase("Kafka:EmbeddedPort=70000", "Kafka:EmbeddedPort 70000", "must be between 0 (any free port) and 65535")]
     [TestCase("OrderFlow:Database:Path=/proc/orderflow/x.db", "OrderFlow:Database:Path '/proc/orderflow/x.db'", "its directory cannot be made")]
+    [TestCase("Urls=notaurl", "Urls 'notaurl'", "is not an address to listen on")]
     [TestCase("OrderFlow:Modules:Payment:Enable=false", "OrderFlow:Modules:Payment:Enable is not a setting", "has DeclineAbove, Enabled,")]
     [TestCase("OrderFlow:Modules:Payments:Enabled=false", "OrderFlow:Modules:Payments is not a setting", "has Inventory, Notification, Orders, Payment")]
     public async Task Host_WithABadSetting_SaysWhichInOneLineAndExitsWith2(string setting, string names, string reason)
@@ -29,6 +30,31 @@ public sealed class StartupFailureTests
         Assert.That(host.Output, Has.One.StartsWith("OrderFlow cannot start: ").And.Contain(names).And.Contain(reason), output);
         Assert.That(host.Output, Has.None.Contains("   at ").And.None.Contains("Unhandled exception"), "no stack trace");
         Assert.That(File.Exists(cluster.DatabasePath), Is.False, "nothing ran");
+    }
+
+    [Test]
+    public async Task Host_WhenItsHttpAddressIsTaken_SaysSoInOneLineAndStopsWhatItStarted()
+    {
+        using var cluster = new ProcessCluster();
+        var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+            await using var host = HostProcess.Start(cluster.Args(port), null);
+
+            var exit = await host.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+            var output = string.Join(Environment.NewLine, host.Output);
+            Assert.That(exit, Is.EqualTo(StartupFailure.ExitCode), output);
+            Assert.That(host.Output, Has.One.StartsWith($"OrderFlow cannot start: Failed to bind to address http://127.0.0.1:{port}: address already in use")
+                .And.Contain("--Urls="), output);
+            Assert.That(host.Output, Has.None.Contains("ObjectDisposedException"), "the consumers and relays stopped before the container went");
+        }
+        finally
+        {
+            taken.Stop();
+        }
     }
 
     [Test]
