@@ -23,8 +23,19 @@ public static class BrokerConnector
     {
         if (!options.IsEmbedded)
         {
-            await EnsureTopicsAsync(new KafkaClientFactory(Microsoft.Extensions.Options.Options.Create(options)).AdminConfig(),
-                options.Partitions, options.ReplicationFactor, cancellationToken, options.Layout.All);
+            try
+            {
+                await EnsureTopicsAsync(new KafkaClientFactory(Microsoft.Extensions.Options.Options.Create(options)).AdminConfig(),
+                    options.Partitions, options.ReplicationFactor, cancellationToken, options.Layout.All);
+            }
+            catch (KafkaException ex) when (ex.Error.IsLocalError)
+            {
+                // Nothing answered (or not as Kafka, or not with these credentials): librdkafka's log
+                // above says what it met; this line says which setting to look at.
+                throw KafkaOptions.Invalid(
+                    $"No Kafka cluster answers at {options.BootstrapServers} (Kafka:BootstrapServers): {ex.Error.Reason}. "
+                    + "Start it (docker compose up -d), check Kafka:Properties for TLS or SASL, or set Kafka:BootstrapServers=embedded.");
+            }
             return new BrokerConnection(options.BootstrapServers, null, false, $"Using the Kafka cluster at {options.BootstrapServers}");
         }
 

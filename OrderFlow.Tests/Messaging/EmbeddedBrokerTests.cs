@@ -113,6 +113,16 @@ public sealed class EmbeddedBrokerTests
     }
 
     [Test]
+    public void Connect_WhenNoClusterAnswersAtTheBootstrapServers_FailsNamingTheSettingAndWhatToDo()
+    {
+        var address = $"127.0.0.1:{HostProcess.FreePort()}";
+
+        var ex = Assert.ThrowsAsync<OptionsValidationException>(() => BrokerConnector.ConnectAsync(new KafkaOptions { BootstrapServers = address }));
+
+        Assert.That(ex!.Message, Does.StartWith($"No Kafka cluster answers at {address} (Kafka:BootstrapServers)").And.Contain("docker compose up -d"));
+    }
+
+    [Test]
     public async Task Connect_WhenThePortIsFree_StartsTheBrokerAndSaysItKeepsDataInMemory()
     {
         var port = HostProcess.FreePort();
