@@ -28,6 +28,9 @@ public static class StartupFailure
         // this host's Urls setting meeting its machine, and says how to choose another.
         IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } inUse =>
             $"{inUse.Message.TrimEnd('.')}: another process serves it; give this one a free address with Urls (--Urls=http://localhost:5081)",
+        // SQLITE_NOTADB, SQLITE_CANTOPEN, SQLITE_READONLY: the file the setting names is not one the store can use.
+        Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 26 or 14 or 8 } store =>
+            $"the database file (OrderFlow:Database:Path) cannot be used: {store.Message}",
         InvalidOperationException unconvertible when unconvertible.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
             unconvertible.Message,
         AggregateException all when all.InnerExceptions.Count > 0 && all.InnerExceptions.Select(ConfigurationProblem).ToList() is var problems

@@ -58,6 +58,22 @@ public sealed class StartupFailureTests
     }
 
     [Test]
+    public async Task Host_WhenTheDatabasePathNamesAFileThatIsNoDatabase_SaysSoInOneLine()
+    {
+        using var cluster = new ProcessCluster();
+        await File.WriteAllTextAsync(cluster.DatabasePath, "these are notes, not a database");
+        await using var host = HostProcess.Start(cluster.Args(HostProcess.FreePort()), null);
+
+        var exit = await host.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        var output = string.Join(Environment.NewLine, host.Output);
+        Assert.That(exit, Is.EqualTo(StartupFailure.ExitCode), output);
+        Assert.That(host.Output, Has.One.StartsWith("OrderFlow cannot start: the database file (OrderFlow:Database:Path) cannot be used: ")
+            .And.Contain("file is not a database"), output);
+        Assert.That(await File.ReadAllTextAsync(cluster.DatabasePath), Is.EqualTo("these are notes, not a database"), "the file is left as it was");
+    }
+
+    [Test]
     public async Task Generate_WithABadSetting_SaysWhichInOneLineAndExitsWith2()
     {
         using var cluster = new ProcessCluster();
