@@ -16,8 +16,11 @@ public static class StartupFailure
     /// <summary>
     /// The setting's problem, when <paramref name="error"/> is one: options that failed their
     /// validation (<see cref="OptionsValidationException"/>, also what OrderFlow's own start-up
-    /// checks throw), or a value the configuration binder could not convert, which it reports as an
-    /// <see cref="InvalidOperationException"/> whose message names the key and the type. Null otherwise.
+    /// checks throw: unknown keys, the broker's topics, a cluster that does not answer), a value the
+    /// configuration binder could not convert (an <see cref="InvalidOperationException"/>, recognised
+    /// by the start of its message, which the binder does not localise), or a setting that meets
+    /// something on this machine it cannot use: an HTTP address in use, a file that is no database.
+    /// Null otherwise.
     /// </summary>
     public static string? ConfigurationProblem(Exception error) => error switch
     {
