@@ -18,7 +18,7 @@ public static class StartupFailure
     /// validation (<see cref="OptionsValidationException"/>, also what OrderFlow's own start-up
     /// checks throw: unknown keys, the broker's topics, a cluster that does not answer), a value the
     /// configuration binder could not convert (an <see cref="InvalidOperationException"/>, recognised
-    /// by the start of its message, which the binder does not localise), or a setting that meets
+    /// by the start of its English message: a localised runtime would print the stack trace), or a setting that meets
     /// something on this machine it cannot use: an HTTP address in use, a file that is no database.
     /// Null otherwise.
     /// </summary>
