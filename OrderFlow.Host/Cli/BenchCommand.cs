@@ -42,7 +42,7 @@ internal static class BenchCommand
         var skip = new Option<string>("--skip") { Description = $"Parts to leave out: {string.Join(',', Parts)} (comma-separated).", DefaultValueFactory = _ => "" };
         skip.Validators.Add(r =>
         {
-            var unknown = SkipList(r.GetValueOrDefault<string>()).Where(p => !Parts.Contains(p, StringComparer.OrdinalIgnoreCase)).ToList();
+            var unknown = Entries(r.GetValueOrDefault<string>()).Where(p => !Parts.Contains(p, StringComparer.OrdinalIgnoreCase)).ToList();
             if (unknown.Count > 0) r.AddError($"--skip: no part {string.Join(", ", unknown)}; the parts are {string.Join(", ", Parts)}");
         });
         var command = new Command("bench", "Measure broker throughput, sustained orders/s, batching on and off, latency at fixed rates and peak RSS; write a JSON report.")
@@ -64,7 +64,7 @@ internal static class BenchCommand
                 Console.Error.WriteLine($"Another bench is writing to {directory.FullName}; give this one another --out.");
                 return 2;
             }
-            var skipped = SkipList(result.GetValue(skip)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var skipped = Entries(result.GetValue(skip)).ToHashSet(StringComparer.OrdinalIgnoreCase);
             var report = new JsonObject
             {
                 ["command"] = "bench " + string.Join(' ', Environment.GetCommandLineArgs().SkipWhile(a => !a.Equals("bench", StringComparison.OrdinalIgnoreCase)).Skip(1)),
@@ -133,13 +133,13 @@ internal static class BenchCommand
     /// <summary>What <c>--skip</c> can name.</summary>
     private static readonly string[] Parts = ["raw", "sustained", "small", "unbatched", "latency"];
 
-    private static IEnumerable<string> SkipList(string? value) =>
+    /// <summary>The entries of a comma-separated option (<c>--skip</c>, <c>--rates</c>).</summary>
+    private static IEnumerable<string> Entries(string? value) =>
         (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>The rates of <c>--rates</c>; NaN for an entry that is not a number.</summary>
     private static IEnumerable<double> RateList(string? value) =>
-        (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(r => double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) ? rate : double.NaN);
+        Entries(value).Select(r => double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) ? rate : double.NaN);
 
     /// <summary>A child <c>generate</c> exited with <see cref="StartupFailure.ExitCode"/>: its settings keep every run from starting.</summary>
     private sealed class ChildCouldNotStartException(string run, string reason) : Exception($"the run {run} could not start: {reason}")

@@ -62,15 +62,10 @@ public static class KnownSettings
     private static IEnumerable<PropertyInfo> Settable(Type options) =>
         options.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is { IsPublic: true });
 
-    private sealed class Validator<T>(string? name, IConfigurationSection section) : IValidateOptions<T> where T : class
-    {
-        public ValidateOptionsResult Validate(string? optionsName, T options) =>
-            name is not null && optionsName != name ? ValidateOptionsResult.Skip
-            : Problems(section, typeof(T)).ToList() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems)
-            : ValidateOptionsResult.Success;
-    }
+    /// <summary>The unknown-keys check: a type of its own, so that binding a section twice (every module binds the store's) registers it once.</summary>
+    private sealed class Validator<T>(string? name, IConfigurationSection section) : Checks<T>(name, _ => Problems(section, typeof(T))) where T : class;
 
-    private sealed class Checks<T>(string? name, Func<T, IEnumerable<string>> problems) : IValidateOptions<T> where T : class
+    private class Checks<T>(string? name, Func<T, IEnumerable<string>> problems) : IValidateOptions<T> where T : class
     {
         public ValidateOptionsResult Validate(string? optionsName, T options) =>
             name is not null && optionsName != name ? ValidateOptionsResult.Skip

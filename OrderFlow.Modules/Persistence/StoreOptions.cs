@@ -39,8 +39,7 @@ public sealed class StoreOptions
 
     public string ConnectionString()
     {
-        var full = System.IO.Path.GetFullPath(Path);
         if (PathProblem() is { } problem) throw new OptionsValidationException(Options.DefaultName, typeof(StoreOptions), [problem]);
-        return $"Data Source={full};Pooling=True;Default Timeout={Math.Max(1, BusyTimeoutMs / 1000)}";
+        return $"Data Source={System.IO.Path.GetFullPath(Path)};Pooling=True;Default Timeout={Math.Max(1, BusyTimeoutMs / 1000)}";
     }
 }
