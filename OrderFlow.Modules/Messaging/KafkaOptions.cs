@@ -34,14 +34,8 @@ public sealed class KafkaOptions
     /// </summary>
     public int EmbeddedRetentionIntervalMs { get; set; } = 1000;
 
-    /// <summary>
-    /// Partitions of every topic OrderFlow creates. 6 (12 until the sixteenth session): on the
-    /// embedded broker fewer, fuller message sets cost less per order (the mock answers a Fetch
-    /// with one message set per partition): ~8–11 % more orders/s at full speed, a lower p99 at
-    /// 2,500/s, the same latency at 100 and 1,000/s (docs/benchmarks.md). It also caps how many
-    /// processes share one consumer group's work; raise it on a real cluster that needs more.
-    /// </summary>
-    public int Partitions { get; set; } = 6;
+    /// <summary>Partitions of every topic OrderFlow creates.</summary>
+    public int Partitions { get; set; } = 12;
 
     /// <summary>Replication factor of topics created on a real cluster; -1 takes the cluster's default.</summary>
     public short ReplicationFactor { get; set; } = 1;
