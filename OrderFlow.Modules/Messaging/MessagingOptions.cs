@@ -12,8 +12,9 @@ public sealed class MessagingOptions
 
     /// <summary>
     /// Workers applying one consumer's partitions in parallel; a partition always goes to the same
-    /// worker. SQLite has one writer, so more than one pays only where work outside the write lock
-    /// dominates (see docs/benchmarks.md).
+    /// worker. SQLite has one writer, and each worker's commit makes the module's other batches,
+    /// read before their write turn, read again inside it: 2 ran at 0.86× the orders/s of 1 with a
+    /// fifth more allocations (docs/benchmarks.md, "Design notes").
     /// </summary>
     [Range(1, 64)] public int Workers { get; set; } = 1;
 
