@@ -33,7 +33,7 @@ internal sealed class DatabaseHealthCheck(IOptions<StoreOptions> options, IEnume
             var missing = migrationTables.Where(t => !present.Contains(t)).ToList();
             return missing.Count == 0
                 ? HealthCheckResult.Healthy($"SQLite at {store.Path}")
-                : HealthCheckResult.Unhealthy($"SQLite at {store.Path} lacks {string.Join(", ", missing)}: not the database this host migrated");
+                : HealthCheckResult.Unhealthy($"SQLite at {store.Path} lacks {string.Join(", ", missing)}: not migrated yet, or not this host's database");
         }
         catch (SqliteException ex)
         {
