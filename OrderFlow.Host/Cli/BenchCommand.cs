@@ -94,7 +94,7 @@ internal static class BenchCommand
             {
                 if (!skipped.Contains("raw"))
                 {
-                    report["raw_broker"] = await RawBrokerAsync(result.GetValue(raw), cancellationToken);
+                    report["raw_broker"] = await RawBrokerAsync(result.GetValue(raw), passThrough, cancellationToken);
                     await SaveAsync();
                 }
                 var total = result.GetValue(orders);
@@ -275,13 +275,21 @@ internal static class BenchCommand
         }
     }
 
-    /// <summary>(a) The broker alone: keyed 400-byte messages through the same client settings the modules use.</summary>
-    private static async Task<JsonNode> RawBrokerAsync(int messages, CancellationToken cancellationToken)
+    /// <summary>
+    /// (a) The broker alone: keyed 400-byte messages through the same client settings the modules
+    /// use, on a topic with the runs' partition count and with their <c>Kafka:Properties</c> (the
+    /// settings given to <c>bench</c> reach this part as they reach the child runs).
+    /// </summary>
+    private static async Task<JsonNode> RawBrokerAsync(int messages, string[] passThrough, CancellationToken cancellationToken)
     {
-        AnsiConsole.MarkupLine($"[bold]raw broker[/]: {messages} messages (load {LoadAverage()})");
+        var kafka = KafkaOptions.Read(OrderFlowApp.LoadConfiguration(passThrough));
+        AnsiConsole.MarkupLine($"[bold]raw broker[/]: {messages} messages, {kafka.Partitions} partitions (load {LoadAverage()})");
         const string topic = "bench-raw";
-        await using var broker = EmbeddedBroker.Start(0, 12, [topic]);
-        var clients = new KafkaClientFactory(Options.Create(new KafkaOptions { BootstrapServers = broker.BootstrapServers, UsingEmbeddedBroker = true }));
+        await using var broker = EmbeddedBroker.Start(0, kafka.Partitions, [topic]);
+        var clients = new KafkaClientFactory(Options.Create(new KafkaOptions
+        {
+            BootstrapServers = broker.BootstrapServers, UsingEmbeddedBroker = true, Properties = kafka.Properties,
+        }));
         var payload = new byte[400];
         Random.Shared.NextBytes(payload);
 
@@ -316,6 +324,7 @@ internal static class BenchCommand
         {
             ["messages"] = messages,
             ["message_bytes"] = payload.Length,
+            ["partitions"] = kafka.Partitions,
             ["produce_seconds"] = produce.Elapsed.TotalSeconds,
             ["produce_per_second"] = messages / produce.Elapsed.TotalSeconds,
             ["consume_seconds"] = consume.Elapsed.TotalSeconds,

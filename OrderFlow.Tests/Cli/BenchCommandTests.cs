@@ -51,6 +51,22 @@ public sealed class BenchCommandTests
     }
 
     [Test]
+    public async Task Bench_GivenAPartitionCount_RunsTheRawBrokerPartWithIt()
+    {
+        using var cluster = new ProcessCluster();
+        await using var bench = HostProcess.Start(["bench", "--skip", "sustained,small,unbatched,latency", "--raw-messages", "100", "--out", cluster.Directory,
+            "--Kafka:Partitions=3"], null);
+
+        var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.That(exit, Is.EqualTo(0), string.Join(Environment.NewLine, bench.Output));
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(cluster.Directory, "bench.json")));
+        var raw = json.RootElement.GetProperty("raw_broker");
+        Assert.That((raw.GetProperty("partitions").GetInt32(), raw.GetProperty("consumed").GetInt32()), Is.EqualTo((3, 100)),
+            "the baseline runs on the layout the flow's runs were given (it was always 12)");
+    }
+
+    [Test]
     public async Task Bench_WhenAnotherBenchWritesToItsDirectory_RefusesAndNamesIt()
     {
         using var cluster = new ProcessCluster();
