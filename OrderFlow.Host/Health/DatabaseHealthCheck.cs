@@ -13,7 +13,7 @@ namespace OrderFlow.Host.Health;
 internal sealed class DatabaseHealthCheck(IOptions<StoreOptions> options, IEnumerable<ModuleStore> stores) : IHealthCheck
 {
     private readonly string[] migrationTables = stores.Select(s => s.ContextType).Distinct()
-        .Select(t => $"__{StoreServiceCollectionExtensions.TablePrefixOf(t)}_migrations").Order(StringComparer.Ordinal).ToArray();
+        .Select(StoreServiceCollectionExtensions.MigrationsTableOf).Order(StringComparer.Ordinal).ToArray();
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -26,7 +26,7 @@ internal sealed class DatabaseHealthCheck(IOptions<StoreOptions> options, IEnume
             await using var connection = new SqliteConnection(connectionString);
             await connection.OpenAsync(cancellationToken);
             await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_\\_%\\_migrations' ESCAPE '\\'";
+            command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table'";
             var present = new HashSet<string>(StringComparer.Ordinal);
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
                 while (await reader.ReadAsync(cancellationToken)) present.Add(reader.GetString(0));

@@ -38,8 +38,7 @@ public static class StoreServiceCollectionExtensions
 
     internal static void Configure<TContext>(DbContextOptionsBuilder options, StoreOptions store) where TContext : ModuleDbContext
     {
-        var prefix = TablePrefixOf(typeof(TContext));
-        options.UseSqlite(store.ConnectionString(), sqlite => sqlite.MigrationsHistoryTable($"__{prefix}_migrations")
+        options.UseSqlite(store.ConnectionString(), sqlite => sqlite.MigrationsHistoryTable(MigrationsTableOf(typeof(TContext)))
                 // A list parameter (the preloads' orderIds.Contains) as one JSON parameter read by
                 // json_each: one SQL text per query, generated once. EF Core 10's default sends one
                 // parameter per element, which regenerates the SQL on every execution (~4 % of the
@@ -51,6 +50,9 @@ public static class StoreServiceCollectionExtensions
 
     /// <summary>The table prefix is the context's name without "DbContext", lower-cased: PaymentDbContext → payment.</summary>
     internal static string TablePrefixOf(Type contextType) => contextType.Name.Replace("DbContext", "").ToLowerInvariant();
+
+    /// <summary>The table where EF Core records a module's applied migrations (<c>__orders_migrations</c>…).</summary>
+    internal static string MigrationsTableOf(Type contextType) => $"__{TablePrefixOf(contextType)}_migrations";
 }
 
 /// <summary>Marks a module store so the migrator can find it.</summary>
