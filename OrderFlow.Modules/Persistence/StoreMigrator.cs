@@ -16,7 +16,7 @@ internal sealed partial class StoreMigrator(
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        SqlitePragmas.EnableWal(options.Value.ConnectionString());
+        SqlitePragmas.EnableWal(options.Value.ConnectionString(), options.Value.PageSize);
         foreach (var store in stores.DistinctBy(s => s.ContextType))
         {
             await using var scope = scopes.CreateAsyncScope();

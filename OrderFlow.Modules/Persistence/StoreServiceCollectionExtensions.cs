@@ -32,7 +32,7 @@ public static class StoreServiceCollectionExtensions
     public static IServiceCollection AddStoreOptions(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<StoreOptions>().BindKnown(configuration.GetSection(StoreOptions.Section)).ValidateDataAnnotations()
-            .Check(o => o.PathProblem() is { } problem ? [problem] : []);
+            .Check(o => new[] { o.PathProblem(), o.PageSizeProblem() }.OfType<string>().ToList());
         return services;
     }
 
@@ -45,7 +45,7 @@ public static class StoreServiceCollectionExtensions
                 // allocations at full speed, docs/benchmarks.md).
                 .UseParameterizedCollectionMode(ParameterTranslationMode.Parameter))
             .UseQueryTrackingBehavior(QueryTrackingBehavior.TrackAll)
-            .AddInterceptors(new SqlitePragmas(store.BusyTimeoutMs, store.AutoCheckpointPages), AfterCommitInterceptor.Instance);
+            .AddInterceptors(new SqlitePragmas(store.BusyTimeoutMs, store.AutoCheckpointBytes), AfterCommitInterceptor.Instance);
     }
 
     /// <summary>The table prefix is the context's name without "DbContext", lower-cased: PaymentDbContext → payment.</summary>

@@ -11,7 +11,7 @@ namespace OrderFlow.Persistence;
 /// into the database file and syncs it while holding the file's only write turn, and in the 200k
 /// run the four consumers spent 21 s of 139 s committing (docs/benchmarks.md). A PASSIVE
 /// checkpoint on a connection of its own runs next to the writer and never waits for it. Module
-/// connections keep an automatic checkpoint at <see cref="StoreOptions.AutoCheckpointPages"/> as a
+/// connections keep an automatic checkpoint at <see cref="StoreOptions.AutoCheckpointBytes"/> as a
 /// backstop for processes that write without running this service, and as the WAL's bound: under
 /// a constant write load the background checkpoint rarely catches up completely, so SQLite cannot
 /// restart the log and it grows to the backstop (~64 MB) before a commit checkpoints.

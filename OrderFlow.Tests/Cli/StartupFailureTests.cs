@@ -15,6 +15,7 @@ public sealed class StartupFailureTests
     [TestCase("Kafka:Partitions=0", "Kafka:Partitions 0", "must be between 1 and 1000")]
     [TestCase("Kafka:EmbeddedPort=70000", "Kafka:EmbeddedPort 70000", "must be between 0 (any free port) and 65535")]
     [TestCase("OrderFlow:Database:Path=/proc/orderflow/x.db", "OrderFlow:Database:Path '/proc/orderflow/x.db'", "its directory cannot be made")]
+    [TestCase("OrderFlow:Database:PageSize=1000", "OrderFlow:Database:PageSize", "must be a power of two from 512 to 65536 (bytes), not 1000")]
     [TestCase("Urls=notaurl", "Urls 'notaurl'", "is not an address to listen on")]
     [TestCase("OrderFlow:Modules:Payment:Enable=false", "OrderFlow:Modules:Payment:Enable is not a setting", "has DeclineAbove, Enabled,")]
     [TestCase("OrderFlow:Modules:Payments:Enabled=false", "OrderFlow:Modules:Payments is not a setting", "has Inventory, Notification, Orders, Payment")]

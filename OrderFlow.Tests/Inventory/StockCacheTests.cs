@@ -31,7 +31,7 @@ public sealed class StockCacheTests
         StoreServiceCollectionExtensions.Configure<InventoryDbContext>(builder, new StoreOptions { Path = Path.Combine(directory, "inventory.db") });
         options = builder.Options;
         await using var db = new InventoryDbContext(options);
-        SqlitePragmas.EnableWal(db.Database.GetConnectionString()!);
+        SqlitePragmas.EnableWal(db.Database.GetConnectionString()!, new StoreOptions().PageSize);
         await db.Database.MigrateAsync();
         db.Stock.AddRange(Stock("PROD-001", 1_000), Stock("PROD-LIMITED", 5));
         await db.SaveChangesAsync();

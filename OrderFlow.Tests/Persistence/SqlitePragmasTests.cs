@@ -11,8 +11,9 @@ namespace OrderFlow.Tests.Persistence;
 /// <summary>
 /// Every connection a module's context opens has the store's SQLite settings, also when
 /// Microsoft.Data.Sqlite's pool hands the same connection out again (they are applied once per
-/// connection, not on every Open); and the store's queries over a list of ids are one SQL text
-/// whatever the list's length.
+/// connection, not on every Open); a file the store makes has the configured page size, and the
+/// WAL's bound is the same in bytes whatever the file's page size; and the store's queries over a
+/// list of ids are one SQL text whatever the list's length.
 /// </summary>
 [TestFixture]
 public sealed class SqlitePragmasTests
@@ -46,12 +47,53 @@ public sealed class SqlitePragmasTests
         {
             Assert.That(second.Handle, Is.SameAs(first.Handle), "the pool handed out the same SQLite connection");
             Assert.That(second.Options, Is.SameAs(first.Options), "the context options are built once");
-            foreach (var (_, _, busyTimeout, foreignKeys, synchronous) in new[] { first, second })
+            foreach (var (_, _, busyTimeout, foreignKeys, synchronous, _) in new[] { first, second })
             {
                 Assert.That(busyTimeout, Is.EqualTo(4321));
                 Assert.That(foreignKeys, Is.EqualTo(1));
                 Assert.That(synchronous, Is.EqualTo(1), "NORMAL");
             }
+        });
+    }
+
+    [TestCase(null, 16_384)]
+    [TestCase("8192", 8_192)]
+    public async Task Migrator_OnANewFile_MakesItWithThePageSize_AndBoundsTheWalAt64MiB(string? setting, int pageSize)
+    {
+        var path = Path.Combine(directory, "store.db");
+        await using var services = StoreServices(path, setting);
+        await MigrateAsync(services);
+
+        using var connection = new SqliteConnection($"Data Source={path}");
+        connection.Open();
+        Assert.Multiple(() =>
+        {
+            Assert.That(Pragma(connection, "page_size"), Is.EqualTo(pageSize));
+            Assert.That(PragmaValue(connection, "journal_mode"), Is.EqualTo("wal"));
+            Assert.That(Settings(services).AutoCheckpoint, Is.EqualTo((64 << 20) / pageSize), "pages of the file's size");
+        });
+    }
+
+    [Test]
+    public async Task Migrator_OnAFileThatExists_KeepsItsPageSize_AndBoundsTheWalInItsPages()
+    {
+        var path = Path.Combine(directory, "store.db");
+        using (var made = new SqliteConnection($"Data Source={path}"))
+        {
+            made.Open();
+            using var command = made.CreateCommand();
+            command.CommandText = "PRAGMA page_size=4096; CREATE TABLE notes (text TEXT);";
+            command.ExecuteNonQuery();
+        }
+        await using var services = StoreServices(path, "32768");
+        await MigrateAsync(services);
+
+        using var connection = new SqliteConnection($"Data Source={path}");
+        connection.Open();
+        Assert.Multiple(() =>
+        {
+            Assert.That(Pragma(connection, "page_size"), Is.EqualTo(4096), "SQLite fixed it when the file was made");
+            Assert.That(Settings(services).AutoCheckpoint, Is.EqualTo(16_384), "64 MiB of 4 KiB pages");
         });
     }
 
@@ -126,6 +168,22 @@ public sealed class SqlitePragmasTests
         });
     }
 
+    /// <summary>A store on <paramref name="path"/>, with <c>PageSize</c> set when <paramref name="pageSize"/> is not null.</summary>
+    private static ServiceProvider StoreServices(string path, string? pageSize)
+    {
+        var settings = new Dictionary<string, string?> { ["OrderFlow:Database:Path"] = path };
+        if (pageSize is not null) settings["OrderFlow:Database:PageSize"] = pageSize;
+        return new ServiceCollection().AddLogging().AddModuleStore<PaymentDbContext>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
+            .BuildServiceProvider();
+    }
+
+    /// <summary>Runs the store's migrator as the host does at start-up.</summary>
+    private static async Task MigrateAsync(IServiceProvider services)
+    {
+        foreach (var migrator in services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<StoreMigrator>())
+            await migrator.StartAsync(CancellationToken.None);
+    }
+
     /// <summary>One pending payment request per order id, saved.</summary>
     private static async Task AddRequestsAsync(PaymentDbContext db, params string[] orderIds)
     {
@@ -148,7 +206,7 @@ public sealed class SqlitePragmasTests
         }
     }
 
-    private static (object Handle, object Options, long BusyTimeout, long ForeignKeys, long Synchronous) Settings(IServiceProvider services)
+    private static (object Handle, object Options, long BusyTimeout, long ForeignKeys, long Synchronous, long AutoCheckpoint) Settings(IServiceProvider services)
     {
         using var scope = services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<PaymentDbContext>();
@@ -157,7 +215,7 @@ public sealed class SqlitePragmasTests
         {
             var connection = (SqliteConnection)db.Database.GetDbConnection();
             return (connection.Handle!, scope.ServiceProvider.GetRequiredService<DbContextOptions<PaymentDbContext>>(),
-                Pragma(connection, "busy_timeout"), Pragma(connection, "foreign_keys"), Pragma(connection, "synchronous"));
+                Pragma(connection, "busy_timeout"), Pragma(connection, "foreign_keys"), Pragma(connection, "synchronous"), Pragma(connection, "wal_autocheckpoint"));
         }
         finally
         {
@@ -165,10 +223,13 @@ public sealed class SqlitePragmasTests
         }
     }
 
-    private static long Pragma(SqliteConnection connection, string name)
+    private static long Pragma(SqliteConnection connection, string name) =>
+        Convert.ToInt64(PragmaValue(connection, name), System.Globalization.CultureInfo.InvariantCulture);
+
+    private static object? PragmaValue(SqliteConnection connection, string name)
     {
         using var command = connection.CreateCommand();
         command.CommandText = $"PRAGMA {name}";
-        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        return command.ExecuteScalar();
     }
 }
