@@ -22,8 +22,10 @@ public sealed class StoreOptions
     /// <summary>
     /// SQLite's page size, in bytes, of a database file the host creates: a power of two from 512
     /// to 65,536. A file that exists keeps the size it was made with (SQLite cannot change it in
-    /// WAL mode). 16 KiB rather than SQLite's 4 KiB: fewer, larger page writes per commit and
-    /// shallower B-trees took ~4.5 % of the CPU per order off at full speed (docs/benchmarks.md).
+    /// WAL mode). 16 KiB rather than SQLite's 4 KiB: 3–7 % less CPU per order at 2,500 orders/s
+    /// and at full speed, and a p99 at 2,500/s that kept its target more often on a loaded
+    /// machine; but a small transaction writes more, so p99 at 1,000/s is ~1.35× and one
+    /// transaction per message ~0.78× as fast (docs/benchmarks.md, seventeenth session).
     /// </summary>
     public int PageSize { get; set; } = 16_384;
 
