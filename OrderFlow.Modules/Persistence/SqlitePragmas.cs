@@ -28,7 +28,7 @@ internal sealed class SqlitePragmas(int busyTimeoutMs, long autoCheckpointBytes)
     // Once per SQLite connection, not per Open: Microsoft.Data.Sqlite's pool hands the same
     // connection out again with its settings as they were, and a consumer's batch opens its
     // context's connection several times. At 100 orders/s, with one message per batch, running the
-    // four statements on every Open cost ~5 % of the CPU (docs/benchmarks.md).
+    // set-up statements on every Open cost ~5 % of the CPU (docs/benchmarks.md).
     private void Apply(DbConnection connection)
     {
         if (connection is not Microsoft.Data.Sqlite.SqliteConnection { Handle: { } handle }) return;
