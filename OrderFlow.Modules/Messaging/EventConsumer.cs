@@ -192,17 +192,27 @@ internal sealed partial class EventConsumer<TContext>(
 
     private void StoreOffsets(IConsumer<byte[]?, byte[]?> consumer, List<ConsumeResult<byte[]?, byte[]?>> batch)
     {
-        foreach (var last in batch.GroupBy(r => r.TopicPartition).Select(g => g.MaxBy(r => r.Offset.Value)!))
+        // The highest offset of each partition in the batch. A batch holds a few partitions, so a
+        // list searched in place; ConsumeResult.TopicPartition would allocate one per message.
+        var last = new List<(string Topic, int Partition, long Offset)>(4);
+        foreach (var result in batch)
+        {
+            var i = 0;
+            while (i < last.Count && (last[i].Partition != result.Partition.Value || !string.Equals(last[i].Topic, result.Topic, StringComparison.Ordinal))) i++;
+            if (i == last.Count) last.Add((result.Topic, result.Partition.Value, result.Offset.Value));
+            else if (result.Offset.Value > last[i].Offset) last[i] = (result.Topic, result.Partition.Value, result.Offset.Value);
+        }
+        foreach (var (topic, partition, offset) in last)
         {
             try
             {
                 // The committed offset is the next one to read: offset + 1.
-                consumer.StoreOffset(new TopicPartitionOffset(last.TopicPartition, last.Offset + 1));
+                consumer.StoreOffset(new TopicPartitionOffset(topic, partition, offset + 1));
             }
             catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_State)
             {
                 // The partition was revoked meanwhile; its new owner replays and the inbox absorbs it.
-                LogStoreAfterRevoke(registration.Module, last.TopicPartition.ToString());
+                LogStoreAfterRevoke(registration.Module, new TopicPartition(topic, partition).ToString());
             }
         }
     }
@@ -249,7 +259,7 @@ internal sealed partial class EventConsumer<TContext>(
     internal static IEnumerable<List<IncomingMessage>> SplitAtRepeatedOrders(IReadOnlyList<IncomingMessage> messages)
     {
         var part = new List<IncomingMessage>(messages.Count);
-        var orders = new HashSet<string>(StringComparer.Ordinal);
+        var orders = new HashSet<string>(messages.Count, StringComparer.Ordinal);
         foreach (var message in messages)
         {
             if (!orders.Add(message.Event!.OrderId))

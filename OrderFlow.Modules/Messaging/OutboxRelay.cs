@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrderFlow.Persistence;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace OrderFlow.Messaging;
@@ -186,19 +187,28 @@ internal sealed partial class OutboxRelay<TContext>(
     {
         var headers = new Headers
         {
-            { HeaderNames.EventType, row.EventType },
-            { HeaderNames.EventVersion, VersionText(row.EventVersion) },
+            TypeHeader(row.EventType),
+            VersionHeader(row.EventVersion),
             { HeaderNames.EventId, row.EventId },
         };
         if (row.TraceParent is not null) headers.Add(HeaderNames.TraceParent, row.TraceParent);
         return headers;
     }
 
-    private static readonly byte[][] Versions = Enumerable.Range(0, 10).Select(v => Encoding.UTF8.GetBytes(v.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+    // The producer copies header names and values when it sends (rd_kafka_producev) and keeps no
+    // reference to them, so one Header object per event type and per version serves every message.
+    private static readonly ConditionalWeakTable<byte[], Header> TypeHeaders = new();
 
-    // The producer copies header values when it sends (rd_kafka_producev), so one array per version is shared.
-    private static byte[] VersionText(int version) =>
-        version is >= 0 and < 10 ? Versions[version] : Encoding.UTF8.GetBytes(version.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    private static readonly Header[] VersionHeaders = Enumerable.Range(0, 10)
+        .Select(v => new Header(HeaderNames.EventVersion, Encoding.UTF8.GetBytes(v.ToString(System.Globalization.CultureInfo.InvariantCulture)))).ToArray();
+
+    // The relay's rows share one array per type name (InboxOutboxWriter.EventTypeNames), so the table holds a handful of entries.
+    private static Header TypeHeader(byte[] eventType) =>
+        TypeHeaders.GetValue(eventType, static bytes => new Header(HeaderNames.EventType, bytes));
+
+    private static Header VersionHeader(int version) =>
+        version is >= 0 and < 10 ? VersionHeaders[version]
+            : new Header(HeaderNames.EventVersion, Encoding.UTF8.GetBytes(version.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     [LoggerMessage(LogLevel.Warning, "Outbox relay of {Module}: the producer could not be created at start; the first message tries again")]
     private partial void LogConnectFailed(Exception ex, string module);

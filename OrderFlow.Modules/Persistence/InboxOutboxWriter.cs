@@ -43,7 +43,8 @@ internal static class InboxOutboxWriter
         });
         return await StatementCache.OnOpenConnectionAsync(db, statements =>
         {
-            var applied = new HashSet<string>(StringComparer.Ordinal);
+            // Sized for the whole batch: the caller adds every event id it applies.
+            var applied = new HashSet<string>(eventIds.TryGetNonEnumeratedCount(out var count) ? count : 0, StringComparer.Ordinal);
             var value = new object?[1];
             foreach (var eventId in eventIds)
             {
@@ -94,7 +95,7 @@ internal static class InboxOutboxWriter
                     Topic = topic.Name,
                     Key = StatementCache.Blob(row, 2)!,
                     Payload = StatementCache.Blob(row, 3)!,
-                    EventType = StatementCache.Blob(row, 4)!,
+                    EventType = EventTypeNames.Shared.Intern(raw.sqlite3_column_blob(row, 4)),
                     EventVersion = raw.sqlite3_column_int(row, 5),
                     EventId = StatementCache.Blob(row, 6)!,
                     TraceParent = StatementCache.Blob(row, 7),
@@ -103,6 +104,33 @@ internal static class InboxOutboxWriter
             var pending = rows.Count < limit ? rows.Count : statements.Query(sql.Count, [after], row => raw.sqlite3_column_int64(row, 0))[0];
             return (rows, pending);
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// One byte array per event type name the relay reads: a module publishes a handful of types,
+    /// so the relay's rows share them (and <see cref="Messaging.OutboxRelay{TContext}"/> one header
+    /// per array) instead of a copy per row. Bounded: past its capacity, a name gets a copy.
+    /// </summary>
+    internal sealed class EventTypeNames(int capacity)
+    {
+        public static readonly EventTypeNames Shared = new(64);
+
+        private byte[][] known = [];
+        private readonly Lock adding = new();
+
+        public byte[] Intern(ReadOnlySpan<byte> name)
+        {
+            foreach (var bytes in Volatile.Read(ref known))
+                if (name.SequenceEqual(bytes)) return bytes;
+            lock (adding)
+            {
+                foreach (var bytes in known)
+                    if (name.SequenceEqual(bytes)) return bytes;
+                var copy = name.ToArray();
+                if (known.Length < capacity) Volatile.Write(ref known, [.. known, copy]);
+                return copy;
+            }
+        }
     }
 
     /// <summary>Writes the rows at once (<see cref="Prepare"/>, then <see cref="PreparedInserts.Execute"/>).</summary>

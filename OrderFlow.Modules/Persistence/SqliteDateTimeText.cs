@@ -16,8 +16,22 @@ public static class SqliteDateTimeText
 {
     public sealed class Converter() : ValueConverter<DateTime, string>(value => Format(value), text => Parse(text));
 
+    // The last value formatted on this thread, and its text: a batch stamps its inbox rows, outbox
+    // rows and updated rows with one clock reading, so most calls format the previous value again.
+    [ThreadStatic] private static long lastTicks;
+    [ThreadStatic] private static string? lastText;
+
     /// <summary>The text Microsoft.Data.Sqlite writes for <paramref name="value"/>: trailing zeros of the fraction, and a dot with nothing after it, left out.</summary>
     public static string Format(DateTime value)
+    {
+        if (lastText is not null && lastTicks == value.Ticks) return lastText;
+        var text = FormatNew(value);
+        lastTicks = value.Ticks;
+        lastText = text;
+        return text;
+    }
+
+    private static string FormatNew(DateTime value)
     {
         Span<char> buffer = stackalloc char[27];
         Write4(buffer, value.Year);

@@ -88,6 +88,31 @@ public sealed class ConsumerLoopTests(string brokerKind)
     }
 
     [Test]
+    public async Task Consume_WhenTheConsumerCloses_EachPartitionsCommittedOffsetIsItsEnd()
+    {
+        // Batches mix the topic's four partitions; the offset stored for each must be one past the
+        // highest message of that partition, not of another one, and not of the batch's last message.
+        var events = Enumerable.Range(0, 400).Select(_ => Builders.AnOrderCreated().Build()).ToList();
+        foreach (var evt in events) await ProduceAsync(evt, wait: false);
+        FlushProducer();
+
+        var probe = await ProbeHost.StartAsync(Bootstrap, Db, module, topic, new() { ["OrderFlow:Messaging:MaxBatchSize"] = "37" });
+        await Eventually.Until(async () => (await probe.ApplicationsAsync()).Count >= events.Count, "all events applied");
+        await probe.DisposeAsync();
+
+        using var reader = Clients().CreateRawConsumer($"orderflow-{module}");
+        var partitions = Enumerable.Range(0, 4).Select(p => new TopicPartition(topic, p)).ToList();
+        var committed = reader.Committed(partitions, TimeSpan.FromSeconds(10));
+        var ends = partitions.Select(p => reader.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(5)).High.Value).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(ends.Sum(), Is.EqualTo(events.Count));
+            Assert.That(ends, Has.All.GreaterThan(0), "the keys spread over every partition");
+            Assert.That(committed.OrderBy(c => c.Partition.Value).Select(c => c.Offset.Value), Is.EqualTo(ends));
+        });
+    }
+
+    [Test]
     public async Task Consume_WhenRestartedMidStream_ResumesAndAppliesNothingTwice()
     {
         var events = Enumerable.Range(0, 3000).Select(_ => Builders.AnOrderCreated().Build()).ToList();

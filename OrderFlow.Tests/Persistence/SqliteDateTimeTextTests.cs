@@ -53,6 +53,20 @@ public sealed class SqliteDateTimeTextTests
         }
     }
 
+    [Test]
+    public void Format_OfTheSameValueAgainAndOfAlternatingValues_GivesEachValuesOwnText()
+    {
+        var a = new DateTime(2026, 1, 15, 10, 30, 0, 120, DateTimeKind.Utc);
+        var b = a.AddTicks(1);
+        var texts = new[] { a, a, b, a, b, b, a.AddTicks(-1), DateTime.SpecifyKind(a, DateTimeKind.Local) }.Select(SqliteDateTimeText.Format).ToList();
+
+        Assert.That(texts, Is.EqualTo(new[]
+        {
+            "2026-01-15 10:30:00.12", "2026-01-15 10:30:00.12", "2026-01-15 10:30:00.1200001", "2026-01-15 10:30:00.12",
+            "2026-01-15 10:30:00.1200001", "2026-01-15 10:30:00.1200001", "2026-01-15 10:30:00.1199999", "2026-01-15 10:30:00.12",
+        }));
+    }
+
     [TestCase("2025-11-06T10:30:00Z")]
     [TestCase("2025-11-06 10:30")]
     [TestCase("2025-11-06 10:30:00.")]

@@ -113,6 +113,7 @@ public sealed class StatementCacheTests
             Assert.That(some.Concat(rest).Select(Read), Is.EqualTo(expected.Skip(1).Select(Describe)));
             Assert.That(backlog, Is.EqualTo(3), "the limit was reached: all rows after the mark are counted");
             Assert.That(left, Is.EqualTo(1));
+            Assert.That(some[1].EventType, Is.SameAs(some[0].EventType).And.SameAs(rest[0].EventType), "rows of one event type share one array");
         });
 
         static string Describe(OutboxMessage m) =>
@@ -121,6 +122,26 @@ public sealed class StatementCacheTests
         static string Read(PendingOutboxRow r) =>
             $"{r.Id}|{Utf8(r.EventId)}|{Utf8(r.EventType)}|{r.EventVersion}|{r.Topic}|{Utf8(r.Key)}|{Convert.ToHexString(r.Payload)}|{(r.TraceParent is null ? "null" : Utf8(r.TraceParent))}";
         static string Utf8(byte[] bytes) => System.Text.Encoding.UTF8.GetString(bytes);
+    }
+
+    [Test]
+    public void EventTypeNames_InternEachNameOnce_AndCopyPastTheirCapacity()
+    {
+        var names = new InboxOutboxWriter.EventTypeNames(capacity: 2);
+        var first = names.Intern("OrderCreated"u8);
+        var again = names.Intern("OrderCreated"u8.ToArray());
+        var other = names.Intern("OrderCancelled"u8);
+        var overflow = names.Intern("OrderStatusChanged"u8);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(again, Is.SameAs(first));
+            Assert.That(other, Is.Not.SameAs(first));
+            Assert.That(other, Is.EqualTo("OrderCancelled"u8.ToArray()));
+            Assert.That(names.Intern("OrderCancelled"u8), Is.SameAs(other), "names interned before the table filled stay shared");
+            Assert.That(overflow, Is.EqualTo("OrderStatusChanged"u8.ToArray()));
+            Assert.That(names.Intern("OrderStatusChanged"u8), Is.Not.SameAs(overflow), "past the capacity, a copy each time");
+        });
     }
 
     private static async Task<List<string>> StoredAsync(DbContext db, string table)
