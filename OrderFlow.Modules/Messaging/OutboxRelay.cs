@@ -199,16 +199,16 @@ internal sealed partial class OutboxRelay<TContext>(
     // reference to them, so one Header object per event type and per version serves every message.
     private static readonly ConditionalWeakTable<byte[], Header> TypeHeaders = new();
 
-    private static readonly Header[] VersionHeaders = Enumerable.Range(0, 10)
-        .Select(v => new Header(HeaderNames.EventVersion, Encoding.UTF8.GetBytes(v.ToString(System.Globalization.CultureInfo.InvariantCulture)))).ToArray();
+    private static readonly Header[] VersionHeaders = Enumerable.Range(0, 10).Select(NewVersionHeader).ToArray();
 
     // The relay's rows share one array per type name (InboxOutboxWriter.EventTypeNames), so the table holds a handful of entries.
     private static Header TypeHeader(byte[] eventType) =>
         TypeHeaders.GetValue(eventType, static bytes => new Header(HeaderNames.EventType, bytes));
 
-    private static Header VersionHeader(int version) =>
-        version is >= 0 and < 10 ? VersionHeaders[version]
-            : new Header(HeaderNames.EventVersion, Encoding.UTF8.GetBytes(version.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    private static Header VersionHeader(int version) => version is >= 0 and < 10 ? VersionHeaders[version] : NewVersionHeader(version);
+
+    private static Header NewVersionHeader(int version) =>
+        new(HeaderNames.EventVersion, Encoding.UTF8.GetBytes(version.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     [LoggerMessage(LogLevel.Warning, "Outbox relay of {Module}: the producer could not be created at start; the first message tries again")]
     private partial void LogConnectFailed(Exception ex, string module);
