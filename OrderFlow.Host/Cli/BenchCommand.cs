@@ -5,18 +5,21 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Confluent.Kafka;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using OrderFlow.Host.Broker;
 using OrderFlow.Messaging;
+using OrderFlow.Persistence;
 using Spectre.Console;
 
 namespace OrderFlow.Host.Cli;
 
 /// <summary>
 /// <c>bench</c>: the benchmark of issue 5 in one invocation. (a) raw produce/consume throughput on a
-/// fresh embedded broker; (b) sustained end-to-end orders/s (then <c>verify</c>), also at a quarter
+/// fresh embedded broker; (f) the issue's stripped-down pipeline, the architecture's floor, in this
+/// process on a broker of its own (<see cref="FloorPipeline"/>); (b) sustained end-to-end orders/s (then <c>verify</c>), also at a quarter
 /// of the size to show memory does not grow with the run; (c) the same with batching off;
-/// (d) latency at fixed offered rates; (e) peak RSS of each run. Every order run is a child
+/// (d) latency at fixed offered rates; (e) peak RSS of each run. Every order run of the flow is a child
 /// <c>generate</c> process with its own database file and embedded broker, so RSS and JIT warm-up
 /// are its own. Tokens it does not know (--OrderFlow:Messaging:Workers=2…) go to every child.
 /// </summary>
@@ -37,6 +40,8 @@ internal static class BenchCommand
         // 100,000: with 200,000 queued 400-byte messages on one topic the embedded broker stopped
         // answering (not investigated yet; see docs/benchmarks.md).
         var raw = new Option<int>("--raw-messages") { Description = "Messages of the raw broker run (a).", DefaultValueFactory = _ => 100_000 };
+        var floor = new Option<int>("--floor-orders") { Description = "Orders of the stripped-down pipeline's run (f), the architecture's floor.", DefaultValueFactory = _ => 200_000 };
+        var floorAllTopics = new Option<bool>("--floor-all-topics") { Description = "In (f), every stage reads all four topics and skips what is not its input (16 deliveries per order, as in the flow, instead of 4)." };
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the databases and reports go.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "orderflow-bench")) };
         var brokerProcess = new Option<bool>("--broker-process") { Description = "Run each order run's embedded broker as a process of its own, so its in-memory log is not in the measured process's RSS." };
         var skip = new Option<string>("--skip") { Description = $"Parts to leave out: {string.Join(',', Parts)} (comma-separated).", DefaultValueFactory = _ => "" };
@@ -47,7 +52,7 @@ internal static class BenchCommand
         });
         var command = new Command("bench", "Measure broker throughput, sustained orders/s, batching on and off, latency at fixed rates and peak RSS; write a JSON report.")
         {
-            orders, unbatched, rates, rateSeconds, warmupSeconds, raw, output, brokerProcess, skip,
+            orders, unbatched, rates, rateSeconds, warmupSeconds, raw, floor, floorAllTopics, output, brokerProcess, skip,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(async (result, cancellationToken) =>
@@ -97,6 +102,11 @@ internal static class BenchCommand
                     report["raw_broker"] = await RawBrokerAsync(result.GetValue(raw), passThrough, cancellationToken);
                     await SaveAsync();
                 }
+                if (!skipped.Contains("floor"))
+                {
+                    report["floor"] = await FloorAsync(directory, result.GetValue(floor), result.GetValue(floorAllTopics), passThrough, cancellationToken);
+                    await SaveAsync();
+                }
                 var total = result.GetValue(orders);
                 if (!skipped.Contains("sustained"))
                 {
@@ -131,7 +141,7 @@ internal static class BenchCommand
     }
 
     /// <summary>What <c>--skip</c> can name.</summary>
-    private static readonly string[] Parts = ["raw", "sustained", "small", "unbatched", "latency"];
+    private static readonly string[] Parts = ["raw", "floor", "sustained", "small", "unbatched", "latency"];
 
     /// <summary>The entries of a comma-separated option (<c>--skip</c>, <c>--rates</c>).</summary>
     private static IEnumerable<string> Entries(string? value) =>
@@ -332,6 +342,19 @@ internal static class BenchCommand
             ["consumed"] = received,
         };
         AnsiConsole.MarkupLine($"  produce {messages / produce.Elapsed.TotalSeconds:F0} msg/s, consume {received / consume.Elapsed.TotalSeconds:F0} msg/s (group join included)");
+        return result;
+    }
+
+    /// <summary>(f) The stripped-down pipeline of the issue (<see cref="FloorPipeline"/>) on a fresh broker and database.</summary>
+    private static async Task<JsonNode> FloorAsync(DirectoryInfo directory, int orders, bool allTopics, string[] passThrough, CancellationToken cancellationToken)
+    {
+        var configuration = OrderFlowApp.LoadConfiguration(passThrough);
+        var kafka = KafkaOptions.Read(configuration);
+        var store = configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+        AnsiConsole.MarkupLine($"[bold]floor[/]: {orders} orders through the stripped-down pipeline{(allTopics ? ", every stage reading all topics" : "")}, {kafka.Partitions} partitions (load {LoadAverage()})");
+        var result = await FloorPipeline.RunAsync(orders, Path.Combine(directory.FullName, "floor.db"), kafka, store.PageSize, allTopics, cancellationToken);
+        AnsiConsole.MarkupLine($"  {result["orders_per_second"]!.GetValue<double>():F0} orders/s, {result["cpu_ms_per_order"]!.GetValue<double>():F3} ms CPU and "
+            + $"{result["allocated_kb_per_order"]!.GetValue<double>():F1} KB per order, write turn busy {result["write_turn_busy"]!.GetValue<double>():P0}");
         return result;
     }
 

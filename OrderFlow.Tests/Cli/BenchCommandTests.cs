@@ -17,7 +17,7 @@ public sealed class BenchCommandTests
         using var cluster = new ProcessCluster();
         await using var bench = HostProcess.Start(
             ["bench", "--orders", "200", "--unbatched-orders", "100", "--rates", "50", "--rate-seconds", "2", "--warmup-seconds", "1",
-             "--raw-messages", "1000", "--broker-process", "--out", cluster.Directory, "--Logging:LogLevel:Default=Warning"], null);
+             "--raw-messages", "1000", "--floor-orders", "300", "--floor-all-topics", "--broker-process", "--out", cluster.Directory, "--Logging:LogLevel:Default=Warning"], null);
 
         var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(4));
 
@@ -27,6 +27,11 @@ public sealed class BenchCommandTests
         Assert.Multiple(() =>
         {
             Assert.That(report.GetProperty("raw_broker").GetProperty("consumed").GetInt32(), Is.EqualTo(1000));
+            var floor = report.GetProperty("floor");
+            Assert.That((floor.GetProperty("completed").GetInt64(), floor.GetProperty("notifications").GetInt64(), floor.GetProperty("inbox_rows").GetInt64()),
+                Is.EqualTo((300L, 300L, 1200L)), "the floor pipeline took each order through its four stages once");
+            Assert.That(floor.GetProperty("deliveries_per_order").GetInt32(), Is.EqualTo(16), "--floor-all-topics: every stage read every topic");
+            Assert.That(floor.GetProperty("cpu_ms_per_order").GetDouble(), Is.GreaterThan(0).And.LessThan(1_000), "floor: CPU per order");
             foreach (var part in new[] { "sustained", "batching_off" })
             {
                 Assert.That(report.GetProperty(part).GetProperty("verify_exit_code").GetInt32(), Is.EqualTo(0), $"{part}: verify");
@@ -54,7 +59,7 @@ public sealed class BenchCommandTests
     public async Task Bench_GivenAPartitionCount_RunsTheRawBrokerPartWithIt()
     {
         using var cluster = new ProcessCluster();
-        await using var bench = HostProcess.Start(["bench", "--skip", "sustained,small,unbatched,latency", "--raw-messages", "100", "--out", cluster.Directory,
+        await using var bench = HostProcess.Start(["bench", "--skip", "floor,sustained,small,unbatched,latency", "--raw-messages", "100", "--out", cluster.Directory,
             "--Kafka:Partitions=3"], null);
 
         var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
@@ -75,7 +80,7 @@ public sealed class BenchCommandTests
             Assert.That(first, Is.Not.Null);
             Assert.That(BenchCommand.Claim(new DirectoryInfo(cluster.Directory)), Is.Null, "a second claim while the first is held");
 
-            await using var bench = HostProcess.Start(["bench", "--skip", "sustained,small,unbatched,latency", "--raw-messages", "10", "--out", cluster.Directory], null);
+            await using var bench = HostProcess.Start(["bench", "--skip", "floor,sustained,small,unbatched,latency", "--raw-messages", "10", "--out", cluster.Directory], null);
             var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
 
             Assert.That(exit, Is.EqualTo(2), string.Join(Environment.NewLine, bench.Output));
@@ -86,7 +91,7 @@ public sealed class BenchCommandTests
         Assert.That(again, Is.Not.Null, "free again once the first is released");
     }
 
-    [TestCase("--skip", "raw,batching-off", "--skip: no part batching-off; the parts are raw, sustained, small, unbatched, latency")]
+    [TestCase("--skip", "raw,batching-off", "--skip: no part batching-off; the parts are raw, floor, sustained, small, unbatched, latency")]
     [TestCase("--rates", "100,fast", "--rates: '100,fast' is not a comma-separated list of orders/s above 0")]
     public async Task Bench_WithAnOptionItCannotUse_FailsNamingItBeforeRunning(string option, string value, string message)
     {
@@ -104,7 +109,7 @@ public sealed class BenchCommandTests
     public async Task Bench_WhenItsSettingsKeepARunFromStarting_StopsAfterItSayingWhy()
     {
         using var cluster = new ProcessCluster();
-        await using var bench = HostProcess.Start(["bench", "--orders", "100", "--skip", "raw", "--out", cluster.Directory, "--OrderFlow:Messaging:MaxBatchSise=10"], null);
+        await using var bench = HostProcess.Start(["bench", "--orders", "100", "--skip", "raw,floor", "--out", cluster.Directory, "--OrderFlow:Messaging:MaxBatchSise=10"], null);
 
         var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
 

@@ -1,0 +1,449 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Confluent.Kafka;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using OrderFlow.Host.Broker;
+using OrderFlow.Messaging;
+
+namespace OrderFlow.Host.Cli;
+
+/// <summary>
+/// <c>bench</c>'s part (f), "floor": the stripped-down pipeline issue 5 measured its targets with,
+/// built here so the gap between it and OrderFlow is measured on the same machine in the same run
+/// rather than quoted. Four consumer stages in a chain (inventory → payment → orders →
+/// notification), each reading one topic in batches: one SQLite transaction per batch with the
+/// inbox check, the effect and the outbox row; the outbox is sent after the commit and deleted in
+/// the stage's next transaction once delivered; offsets are stored after the commit. Same embedded
+/// broker, same client settings (<see cref="KafkaClientFactory"/>), same SQLite pragmas and page
+/// size as the flow.
+/// </summary>
+/// <remarks>
+/// What it leaves out, on purpose, is what OrderFlow adds on top of that architecture: the order's
+/// state machine and history, order status events that other groups read and skip, tracing,
+/// metrics, dead-lettering, EF Core, partition-parallel workers, and the module boundaries (one
+/// inbox and outbox per module). It is not a second implementation of the flow and nothing else
+/// uses it; docs/benchmarks.md compares the two.
+/// </remarks>
+internal sealed class FloorPipeline : IAsyncDisposable
+{
+    private const string Created = "floor-order-created";
+    private const string Reserved = "floor-inventory-reserved";
+    private const string Paid = "floor-payment-completed";
+    private const string Notify = "floor-notification";
+    private const int MaxBatch = 500;
+    private const int InFlight = 20_000;
+    private const int Products = 100;
+
+    private readonly string connectionString;
+    private readonly KafkaClientFactory clients;
+    private readonly IProducer<byte[], byte[]> producer;
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private readonly CancellationTokenSource stop = new();
+    private readonly TaskCompletionSource finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly int orders;
+    private readonly int pageSize;
+    private readonly bool allTopics;
+    private long gateHeldTicks;
+    private long transactions;
+    private long notified;
+
+    private FloorPipeline(string database, KafkaClientFactory clients, int orders, int pageSize, bool allTopics)
+    {
+        this.allTopics = allTopics;
+        this.pageSize = pageSize;
+        connectionString = $"Data Source={database};Pooling=False";
+        this.clients = clients;
+        this.orders = orders;
+        producer = new ProducerBuilder<byte[], byte[]>(clients.ProducerConfig()).Build();
+    }
+
+    /// <param name="allTopics">
+    /// Every stage reads all four topics and skips what is not its input: 16 deliveries per order,
+    /// 12 of them skipped, where the flow in SPEC §3's layout has 16 and 10; the floor's own
+    /// layout has 4 and none.
+    /// </param>
+    public static async Task<JsonNode> RunAsync(int orders, string database, KafkaOptions kafka, int pageSize, bool allTopics, CancellationToken cancellationToken)
+    {
+        foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(database + suffix);
+        await using var broker = EmbeddedBroker.Start(0, kafka.Partitions, [Created, Reserved, Paid, Notify]);
+        var clients = new KafkaClientFactory(Options.Create(new KafkaOptions
+        {
+            BootstrapServers = broker.BootstrapServers, UsingEmbeddedBroker = true, Properties = kafka.Properties,
+        }));
+        await using var pipeline = new FloorPipeline(database, clients, orders, pageSize, allTopics);
+        pipeline.CreateSchema();
+
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        var allocatedBefore = GC.GetTotalAllocatedBytes();
+        var clock = Stopwatch.StartNew();
+        Task[] stages =
+        [
+            pipeline.RunStage("inventory", Created, Reserved, "InventoryReserved", pipeline.Reserve),
+            pipeline.RunStage("payment", Reserved, Paid, "PaymentCompleted", pipeline.Pay),
+            pipeline.RunStage("orders", Paid, Notify, "OrderCompleted", pipeline.Complete),
+            pipeline.RunStage("notification", Notify, null, null, pipeline.Record),
+        ];
+        var generator = Task.Factory.StartNew(() => pipeline.Generate(), TaskCreationOptions.LongRunning);
+        var checkpoints = pipeline.CheckpointAsync();
+        using (cancellationToken.Register(() => pipeline.finished.TrySetCanceled()))
+        {
+            var timeout = Task.Delay(TimeSpan.FromMinutes(10), cancellationToken);
+            // A stage or the generator that fails fails the run through `finished`.
+            if (await Task.WhenAny(pipeline.finished.Task, timeout) != pipeline.finished.Task)
+            {
+                await timeout; // the cancellation
+                throw new TimeoutException($"the floor pipeline did not finish {orders} orders in 10 minutes ({Interlocked.Read(ref pipeline.notified)} notified)");
+            }
+        }
+        clock.Stop();
+        process.Refresh();
+        var cpu = process.TotalProcessorTime - cpuBefore;
+        var allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
+        await pipeline.stop.CancelAsync();
+        await Task.WhenAll([.. stages, generator, checkpoints]);
+
+        // What the run left in the store: every order completed and notified once, each stage's inbox holding each order's event once.
+        long Count(string sql)
+        {
+            using var connection = pipeline.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return (long)command.ExecuteScalar()!;
+        }
+        var completed = Count("SELECT count(*) FROM orders WHERE status = 'Completed'");
+        var notifications = Count("SELECT count(*) FROM notifications");
+        var inbox = Count("SELECT count(*) FROM inbox");
+        if (completed != orders || notifications != orders || inbox != 4L * orders)
+            throw new InvalidOperationException($"floor: {orders} orders ended with {completed} completed, {notifications} notifications and {inbox} inbox rows (4 per order expected)");
+
+        var result = new JsonObject
+        {
+            ["orders"] = orders,
+            ["seconds"] = clock.Elapsed.TotalSeconds,
+            ["orders_per_second"] = orders / clock.Elapsed.TotalSeconds,
+            ["cpu_ms_per_order"] = cpu.TotalMilliseconds / orders,
+            ["allocated_kb_per_order"] = allocated / 1024.0 / orders,
+            ["write_turn_busy"] = TimeSpan.FromTicks(pipeline.gateHeldTicks).TotalSeconds / clock.Elapsed.TotalSeconds,
+            ["transactions_per_order"] = (double)pipeline.transactions / orders,
+            ["partitions"] = kafka.Partitions,
+            ["deliveries_per_order"] = allTopics ? 16 : 4,
+            ["completed"] = completed,
+            ["notifications"] = notifications,
+            ["inbox_rows"] = inbox,
+        };
+        return result;
+    }
+
+    private void CreateSchema()
+    {
+        using var connection = Open();
+        Execute(connection, $"PRAGMA page_size={pageSize}; PRAGMA journal_mode=WAL;");
+        Execute(connection, """
+            CREATE TABLE orders (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, total TEXT NOT NULL, status TEXT NOT NULL, lines TEXT NOT NULL, updated_at TEXT NOT NULL);
+            CREATE TABLE stock (product_id TEXT PRIMARY KEY, available INTEGER NOT NULL);
+            CREATE TABLE reservations (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, created_at TEXT NOT NULL);
+            CREATE TABLE payments (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, amount TEXT NOT NULL, created_at TEXT NOT NULL);
+            CREATE TABLE notifications (id TEXT PRIMARY KEY, order_id TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);
+            CREATE TABLE inbox (stage TEXT NOT NULL, event_id TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (stage, event_id));
+            CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, payload BLOB NOT NULL);
+            """);
+        Execute(connection, $"WITH RECURSIVE p(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM p WHERE n + 1 < {Products}) "
+            + $"INSERT INTO stock SELECT printf('PROD-%03d', n), {long.MaxValue / 2} FROM p;");
+    }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        Execute(connection, $"PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint={(64 << 20) / pageSize};");
+        return connection;
+    }
+
+    /// <summary>The WAL checkpointed in the background every 250 ms, as the flow's <c>WalCheckpointer</c> does by default, so commits do not.</summary>
+    private async Task CheckpointAsync()
+    {
+        using var connection = Open();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop.Token)) Execute(connection, "PRAGMA wal_checkpoint(PASSIVE);");
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>A prepared statement on <paramref name="connection"/> whose parameters are bound by position.</summary>
+    private static SqliteCommand Prepare(SqliteConnection connection, string sql, int parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        for (var i = 1; i <= parameters; i++) command.Parameters.Add(new SqliteParameter($"${i}", null));
+        command.Prepare();
+        return command;
+    }
+
+    private static int Run(SqliteCommand command, params object[] values)
+    {
+        for (var i = 0; i < values.Length; i++) command.Parameters[i].Value = values[i];
+        return command.ExecuteNonQuery();
+    }
+
+    /// <summary>What a stage's handler may use: the stage's statements, in its transaction.</summary>
+    private sealed class StageDb(SqliteConnection connection)
+    {
+        private readonly Dictionary<string, SqliteCommand> statements = [];
+        private SqliteTransaction? transaction;
+
+        public SqliteCommand this[string sql]
+        {
+            get
+            {
+                if (!statements.TryGetValue(sql, out var command)) statements[sql] = command = Prepare(connection, sql, sql.Count(c => c == '$'));
+                command.Transaction = transaction;
+                return command;
+            }
+        }
+
+        /// <summary>A transaction that the statements handed out until the next one run in.</summary>
+        public SqliteTransaction Begin() => transaction = connection.BeginTransaction();
+
+        public void Dispose()
+        {
+            foreach (var command in statements.Values) command.Dispose();
+        }
+    }
+
+    /// <summary>One outgoing event: its outbox row's id once inserted.</summary>
+    private readonly record struct Outgoing(long Id, string Topic, byte[] Key, byte[] Type, byte[] Payload);
+
+    /// <summary>
+    /// Sends a transaction's outbox rows; once all are delivered their ids go to <paramref name="delivered"/>,
+    /// for the stage's next transaction to delete. A failed delivery stops the run (the floor has no retry).
+    /// </summary>
+    private void Send(List<Outgoing> outgoing, System.Collections.Concurrent.ConcurrentQueue<long> delivered)
+    {
+        foreach (var message in outgoing)
+        {
+            var id = message.Id;
+            producer.Produce(message.Topic, new Message<byte[], byte[]>
+            {
+                Key = message.Key, Value = message.Payload,
+                Headers = [new Header("event_type", message.Type), new Header("event_version", "1"u8.ToArray())],
+            }, report =>
+            {
+                if (report.Error.IsError) finished.TrySetException(new InvalidOperationException($"floor: delivery failed: {report.Error.Reason}"));
+                else delivered.Enqueue(id);
+            });
+        }
+    }
+
+    private static void DeleteDelivered(StageDb db, System.Collections.Concurrent.ConcurrentQueue<long> delivered)
+    {
+        var delete = db["DELETE FROM outbox WHERE id = $1"];
+        while (delivered.TryDequeue(out var id)) Run(delete, id);
+    }
+
+    private static long InsertOutbox(StageDb db, string topic, string key, string type, byte[] payload)
+    {
+        var insert = db["INSERT INTO outbox (topic, key, type, payload) VALUES ($1, $2, $3, $4) RETURNING id"];
+        insert.Parameters[0].Value = topic;
+        insert.Parameters[1].Value = key;
+        insert.Parameters[2].Value = type;
+        insert.Parameters[3].Value = payload;
+        return (long)insert.ExecuteScalar()!;
+    }
+
+    private delegate FloorStep? Handler(StageDb db, FloorStep step, string now);
+
+    /// <summary>One consumer stage on a thread of its own: batches from <paramref name="input"/>, one transaction each.</summary>
+    private Task RunStage(string name, string input, string? output, string? outputType, Handler handle) => Task.Factory.StartNew(() =>
+    {
+        using var connection = Open();
+        var db = new StageDb(connection);
+        using var consumer = clients.CreateRawConsumer($"floor-{name}");
+        if (allTopics) consumer.Subscribe([Created, Reserved, Paid, Notify]);
+        else consumer.Subscribe(input);
+        var delivered = new System.Collections.Concurrent.ConcurrentQueue<long>();
+        var batch = new List<ConsumeResult<byte[]?, byte[]?>>(MaxBatch);
+        var outgoing = new List<Outgoing>(MaxBatch);
+        var highest = new Dictionary<TopicPartition, Offset>();
+        var typeBytes = outputType is null ? [] : Encoding.UTF8.GetBytes(outputType);
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                batch.Clear();
+                outgoing.Clear();
+                if (consumer.Consume(TimeSpan.FromMilliseconds(50)) is not { } first) continue;
+                batch.Add(first);
+                while (batch.Count < MaxBatch && consumer.Consume(TimeSpan.Zero) is { } next) batch.Add(next);
+
+                var steps = batch.Where(r => r.Topic == input).Select(r => JsonSerializer.Deserialize(r.Message.Value, FloorJson.Default.FloorStep)!).ToList();
+                var now = DateTime.UtcNow.ToString("O");
+                gate.Wait();
+                var held = Stopwatch.GetTimestamp();
+                using (var transaction = db.Begin())
+                {
+                    DeleteDelivered(db, delivered);
+                    var inbox = db["INSERT OR IGNORE INTO inbox (stage, event_id, received_at) VALUES ($1, $2, $3)"];
+                    foreach (var step in steps)
+                    {
+                        if (Run(inbox, name, step.EventId, now) == 0) continue; // seen before
+                        if (handle(db, step, now) is { } next && output is not null)
+                        {
+                            var payload = JsonSerializer.SerializeToUtf8Bytes(next, FloorJson.Default.FloorStep);
+                            outgoing.Add(new Outgoing(InsertOutbox(db, output, next.OrderId, outputType!, payload), output, Encoding.UTF8.GetBytes(next.OrderId), typeBytes, payload));
+                        }
+                    }
+                    transaction.Commit();
+                }
+                Interlocked.Add(ref gateHeldTicks, Stopwatch.GetElapsedTime(held).Ticks);
+                Interlocked.Increment(ref transactions);
+                gate.Release();
+                Send(outgoing, delivered);
+
+                highest.Clear();
+                foreach (var result in batch)
+                    if (!highest.TryGetValue(result.TopicPartition, out var offset) || result.Offset > offset) highest[result.TopicPartition] = result.Offset;
+                foreach (var (partition, offset) in highest) consumer.StoreOffset(new TopicPartitionOffset(partition, offset + 1));
+            }
+        }
+        catch (Exception ex)
+        {
+            finished.TrySetException(ex);
+            throw;
+        }
+        finally
+        {
+            consumer.Close();
+            db.Dispose();
+        }
+    }, TaskCreationOptions.LongRunning);
+
+    /// <summary>Inventory: takes each line's quantity from stock (never below zero) and records the reservation.</summary>
+    private FloorStep? Reserve(StageDb db, FloorStep step, string now)
+    {
+        var take = db["UPDATE stock SET available = available - $1 WHERE product_id = $2 AND available >= $1"];
+        var ok = step.Items!.All(item => Run(take, item.Quantity, item.ProductId) == 1);
+        var reservation = "RSV-" + step.OrderId;
+        Run(db["INSERT INTO reservations (id, order_id, created_at) VALUES ($1, $2, $3)"], reservation, step.OrderId, now);
+        return step with { EventId = Guid.NewGuid().ToString("N"), Ref = reservation, Status = ok ? "success" : "failed", Items = null, Timestamp = now };
+    }
+
+    /// <summary>Payment: records the payment (the gateway always accepts).</summary>
+    private FloorStep? Pay(StageDb db, FloorStep step, string now)
+    {
+        var payment = "PAY-" + step.OrderId;
+        Run(db["INSERT INTO payments (id, order_id, amount, created_at) VALUES ($1, $2, $3, $4)"], payment, step.OrderId, step.Amount.ToString(System.Globalization.CultureInfo.InvariantCulture), now);
+        return step with { EventId = Guid.NewGuid().ToString("N"), Ref = payment, Status = "success", Timestamp = now };
+    }
+
+    /// <summary>Orders: the order row becomes Completed.</summary>
+    private FloorStep? Complete(StageDb db, FloorStep step, string now)
+    {
+        if (Run(db["UPDATE orders SET status = 'Completed', updated_at = $2 WHERE id = $1 AND status = 'Created'"], step.OrderId, now) != 1)
+            throw new InvalidOperationException($"floor: order {step.OrderId} was not in Created");
+        return step with { EventId = Guid.NewGuid().ToString("N"), Status = "Completed", Timestamp = now };
+    }
+
+    /// <summary>Notification: one row per order.</summary>
+    private FloorStep? Record(StageDb db, FloorStep step, string now)
+    {
+        Run(db["INSERT INTO notifications (id, order_id, body, created_at) VALUES ($1, $2, $3, $4)"], "NTF-" + step.OrderId, step.OrderId, $"Order {step.OrderId} completed", now);
+        if (Interlocked.Increment(ref notified) == orders) finished.TrySetResult();
+        return null;
+    }
+
+    /// <summary>
+    /// Places the orders: batches of order rows and their OrderCreated outbox rows, one transaction
+    /// each, sent after the commit; at most <see cref="InFlight"/> orders not yet notified.
+    /// </summary>
+    private void Generate()
+    {
+        using var connection = Open();
+        var db = new StageDb(connection);
+        var delivered = new System.Collections.Concurrent.ConcurrentQueue<long>();
+        var outgoing = new List<Outgoing>(MaxBatch);
+        var random = new Random(42);
+        var created = 0;
+        try
+        {
+            while (created < orders && !stop.IsCancellationRequested)
+            {
+                if (created - Interlocked.Read(ref notified) > InFlight - MaxBatch)
+                {
+                    Thread.Sleep(1);
+                    continue;
+                }
+                outgoing.Clear();
+                var now = DateTime.UtcNow.ToString("O");
+                var count = Math.Min(MaxBatch, orders - created);
+                gate.Wait();
+                var held = Stopwatch.GetTimestamp();
+                using (var transaction = db.Begin())
+                {
+                    DeleteDelivered(db, delivered);
+                    var insert = db["INSERT INTO orders (id, user_id, total, status, lines, updated_at) VALUES ($1, $2, $3, 'Created', $4, $5)"];
+                    for (var i = 0; i < count; i++)
+                    {
+                        var id = $"ORD-{created + i:D8}";
+                        FloorItem[] items = [.. Enumerable.Range(0, 1 + random.Next(3)).Select(_ => new FloorItem($"PROD-{random.Next(Products):D3}", 1 + random.Next(3), 9.99m))];
+                        var total = items.Sum(item => item.Quantity * item.Price);
+                        var lines = JsonSerializer.Serialize(items, FloorJson.Default.FloorItemArray);
+                        Run(insert, id, $"USER-{random.Next(1000):D4}", total.ToString(System.Globalization.CultureInfo.InvariantCulture), lines, now);
+                        var step = new FloorStep(Guid.NewGuid().ToString("N"), id, $"USER-{random.Next(1000):D4}", "Created", total, items, now);
+                        var payload = JsonSerializer.SerializeToUtf8Bytes(step, FloorJson.Default.FloorStep);
+                        outgoing.Add(new Outgoing(InsertOutbox(db, Created, id, "OrderCreated", payload), Created, Encoding.UTF8.GetBytes(id), "OrderCreated"u8.ToArray(), payload));
+                    }
+                    transaction.Commit();
+                }
+                Interlocked.Add(ref gateHeldTicks, Stopwatch.GetElapsedTime(held).Ticks);
+                Interlocked.Increment(ref transactions);
+                gate.Release();
+                Send(outgoing, delivered);
+                created += count;
+            }
+        }
+        catch (Exception ex)
+        {
+            finished.TrySetException(ex);
+            throw;
+        }
+        finally
+        {
+            db.Dispose();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync();
+        producer.Flush(TimeSpan.FromSeconds(5));
+        producer.Dispose();
+        gate.Dispose();
+        stop.Dispose();
+    }
+}
+
+/// <summary>Every event of the floor pipeline: which fields are set depends on the step.</summary>
+internal sealed record FloorStep(string EventId, string OrderId, string Ref, string Status, decimal Amount, FloorItem[]? Items, string Timestamp);
+
+internal sealed record FloorItem(string ProductId, int Quantity, decimal Price);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(FloorStep))]
+[JsonSerializable(typeof(FloorItem[]))]
+internal sealed partial class FloorJson : JsonSerializerContext;
