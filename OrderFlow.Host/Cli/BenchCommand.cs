@@ -382,6 +382,10 @@ internal static class BenchCommand
                     : $"{run["peak_rss_mb"]?.GetValue<double>():F0}",
                 run["verify_exit_code"] is { } v ? (v.GetValue<int>() == 0 ? "holds" : "FAILS") : "-");
         }
+        if (report["floor"] is JsonObject floor)
+            table.AddRow(floor["deliveries_per_order"]?.GetValue<int>() == 16 ? "floor (all topics)" : "floor", $"{floor["completed"]}/{floor["orders"]}",
+                $"{floor["orders_per_second"]?.GetValue<double>():F0}", "-", "-", $"{floor["cpu_ms_per_order"]?.GetValue<double>():F2}",
+                $"{floor["allocated_kb_per_order"]?.GetValue<double>():F0}", "-", "-");
         AnsiConsole.Write(table);
     }
 
