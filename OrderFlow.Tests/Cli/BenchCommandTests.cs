@@ -92,6 +92,7 @@ public sealed class BenchCommandTests
     }
 
     [TestCase("--skip", "raw,batching-off", "--skip: no part batching-off; the parts are raw, floor, sustained, small, unbatched, latency")]
+    [TestCase("--floor-orders", "0", "--floor-orders: 0 is not a number of orders (1 or more)")]
     [TestCase("--rates", "100,fast", "--rates: '100,fast' is not a comma-separated list of orders/s above 0")]
     public async Task Bench_WithAnOptionItCannotUse_FailsNamingItBeforeRunning(string option, string value, string message)
     {
