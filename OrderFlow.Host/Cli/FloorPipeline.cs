@@ -88,24 +88,31 @@ internal sealed class FloorPipeline : IAsyncDisposable
             pipeline.RunStage("orders", Paid, Notify, "OrderCompleted", pipeline.Complete),
             pipeline.RunStage("notification", Notify, null, null, pipeline.Record),
         ];
-        var generator = Task.Factory.StartNew(() => pipeline.Generate(), TaskCreationOptions.LongRunning);
-        var checkpoints = pipeline.CheckpointAsync();
-        using (cancellationToken.Register(() => pipeline.finished.TrySetCanceled()))
+        Task[] workers = [.. stages, Task.Factory.StartNew(pipeline.Generate, TaskCreationOptions.LongRunning), pipeline.CheckpointAsync()];
+        try
         {
-            var timeout = Task.Delay(TimeSpan.FromMinutes(10), cancellationToken);
-            // A stage or the generator that fails fails the run through `finished`.
-            if (await Task.WhenAny(pipeline.finished.Task, timeout) != pipeline.finished.Task)
+            using (cancellationToken.Register(() => pipeline.finished.TrySetCanceled(cancellationToken)))
             {
-                await timeout; // the cancellation
-                throw new TimeoutException($"the floor pipeline did not finish {orders} orders in 10 minutes ({Interlocked.Read(ref pipeline.notified)} notified)");
+                var timeout = Task.Delay(TimeSpan.FromMinutes(10), cancellationToken);
+                if (await Task.WhenAny(pipeline.finished.Task, timeout) != pipeline.finished.Task)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    throw new TimeoutException($"the floor pipeline did not finish {orders} orders in 10 minutes ({Interlocked.Read(ref pipeline.notified)} notified)");
+                }
+                // A stage's, the generator's or a delivery's failure, or the cancellation.
+                await pipeline.finished.Task;
             }
+        }
+        catch
+        {
+            await pipeline.StopAsync(workers, observe: false);
+            throw;
         }
         clock.Stop();
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpuBefore;
         var allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
-        await pipeline.stop.CancelAsync();
-        await Task.WhenAll([.. stages, generator, checkpoints]);
+        await pipeline.StopAsync(workers, observe: true);
 
         // What the run left in the store: every order completed and notified once, each stage's inbox holding each order's event once.
         long Count(string sql)
@@ -250,10 +257,29 @@ internal sealed class FloorPipeline : IAsyncDisposable
         }
     }
 
-    private static void DeleteDelivered(StageDb db, System.Collections.Concurrent.ConcurrentQueue<long> delivered)
+    /// <summary>
+    /// One transaction of <paramref name="db"/> in the write turn, which every writer takes in turn
+    /// as the flow's do: first the outbox rows <paramref name="delivered"/> since the last one are
+    /// deleted, then <paramref name="work"/> runs.
+    /// </summary>
+    private void InTurn(StageDb db, System.Collections.Concurrent.ConcurrentQueue<long> delivered, Action work)
     {
-        var delete = db["DELETE FROM outbox WHERE id = $1"];
-        while (delivered.TryDequeue(out var id)) Run(delete, id);
+        gate.Wait();
+        var held = Stopwatch.GetTimestamp();
+        try
+        {
+            using var transaction = db.Begin();
+            var delete = db["DELETE FROM outbox WHERE id = $1"];
+            while (delivered.TryDequeue(out var id)) Run(delete, id);
+            work();
+            transaction.Commit();
+        }
+        finally
+        {
+            Interlocked.Add(ref gateHeldTicks, Stopwatch.GetElapsedTime(held).Ticks);
+            gate.Release();
+        }
+        Interlocked.Increment(ref transactions);
     }
 
     private static long InsertOutbox(StageDb db, string topic, string key, string type, byte[] payload)
@@ -293,11 +319,8 @@ internal sealed class FloorPipeline : IAsyncDisposable
 
                 var steps = batch.Where(r => r.Topic == input).Select(r => JsonSerializer.Deserialize(r.Message.Value, FloorJson.Default.FloorStep)!).ToList();
                 var now = DateTime.UtcNow.ToString("O");
-                gate.Wait();
-                var held = Stopwatch.GetTimestamp();
-                using (var transaction = db.Begin())
+                InTurn(db, delivered, () =>
                 {
-                    DeleteDelivered(db, delivered);
                     var inbox = db["INSERT OR IGNORE INTO inbox (stage, event_id, received_at) VALUES ($1, $2, $3)"];
                     foreach (var step in steps)
                     {
@@ -308,11 +331,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
                             outgoing.Add(new Outgoing(InsertOutbox(db, output, next.OrderId, outputType!, payload), output, Encoding.UTF8.GetBytes(next.OrderId), typeBytes, payload));
                         }
                     }
-                    transaction.Commit();
-                }
-                Interlocked.Add(ref gateHeldTicks, Stopwatch.GetElapsedTime(held).Ticks);
-                Interlocked.Increment(ref transactions);
-                gate.Release();
+                });
                 Send(outgoing, delivered);
 
                 highest.Clear();
@@ -391,11 +410,8 @@ internal sealed class FloorPipeline : IAsyncDisposable
                 outgoing.Clear();
                 var now = DateTime.UtcNow.ToString("O");
                 var count = Math.Min(MaxBatch, orders - created);
-                gate.Wait();
-                var held = Stopwatch.GetTimestamp();
-                using (var transaction = db.Begin())
+                InTurn(db, delivered, () =>
                 {
-                    DeleteDelivered(db, delivered);
                     var insert = db["INSERT INTO orders (id, user_id, total, status, lines, updated_at) VALUES ($1, $2, $3, 'Created', $4, $5)"];
                     for (var i = 0; i < count; i++)
                     {
@@ -408,11 +424,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
                         var payload = JsonSerializer.SerializeToUtf8Bytes(step, FloorJson.Default.FloorStep);
                         outgoing.Add(new Outgoing(InsertOutbox(db, Created, id, "OrderCreated", payload), Created, Encoding.UTF8.GetBytes(id), "OrderCreated"u8.ToArray(), payload));
                     }
-                    transaction.Commit();
-                }
-                Interlocked.Add(ref gateHeldTicks, Stopwatch.GetElapsedTime(held).Ticks);
-                Interlocked.Increment(ref transactions);
-                gate.Release();
+                });
                 Send(outgoing, delivered);
                 created += count;
             }
@@ -425,6 +437,20 @@ internal sealed class FloorPipeline : IAsyncDisposable
         finally
         {
             db.Dispose();
+        }
+    }
+
+    /// <summary>Stops the stages, the generator and the checkpoints and waits for them; with <paramref name="observe"/> a failure of theirs is thrown.</summary>
+    private async Task StopAsync(Task[] workers, bool observe)
+    {
+        await stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll(workers);
+        }
+        catch when (!observe)
+        {
+            // The run failed already; that failure is the one reported.
         }
     }
 
