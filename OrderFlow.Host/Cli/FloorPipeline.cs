@@ -12,9 +12,9 @@ using OrderFlow.Messaging;
 namespace OrderFlow.Host.Cli;
 
 /// <summary>
-/// <c>bench</c>'s part (f), "floor": the stripped-down pipeline issue 5 measured its targets with,
-/// built here so the gap between it and OrderFlow is measured on the same machine in the same run
-/// rather than quoted. Four consumer stages in a chain (inventory → payment → orders →
+/// <c>bench</c>'s part (f), "floor": a stripped-down pipeline of the kind issue 5 quotes its figures
+/// for (~8,000 orders/s on a machine like this one), built here so the gap between it and OrderFlow
+/// is measured on the same machine in the same run rather than quoted. Four consumer stages in a chain (inventory → payment → orders →
 /// notification), each reading one topic in batches: one SQLite transaction per batch with the
 /// inbox check, the effect and the outbox row; the outbox is sent after the commit and deleted in
 /// the stage's next transaction once delivered; offsets are stored after the commit. Same embedded
@@ -24,8 +24,10 @@ namespace OrderFlow.Host.Cli;
 /// <remarks>
 /// What it leaves out, on purpose, is what OrderFlow adds on top of that architecture: the order's
 /// state machine and history, order status events that other groups read and skip, tracing,
-/// metrics, dead-lettering, EF Core, partition-parallel workers, and the module boundaries (one
-/// inbox and outbox per module). It is not a second implementation of the flow and nothing else
+/// metrics, dead-lettering, EF Core, the poll loop's hand-off to an async worker through a bounded
+/// queue (each stage here consumes and writes on one thread), and the module boundaries (one
+/// inbox and outbox per module). Every order takes the happy path: the stock is too large to run
+/// out and the payment always succeeds. It is not a second implementation of the flow and nothing else
 /// uses it; docs/benchmarks.md compares the two.
 /// </remarks>
 internal sealed class FloorPipeline : IAsyncDisposable
@@ -209,7 +211,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
     }
 
     /// <summary>What a stage's handler may use: the stage's statements, in its transaction.</summary>
-    private sealed class StageDb(SqliteConnection connection)
+    private sealed class StageDb(SqliteConnection connection) : IDisposable
     {
         private readonly Dictionary<string, SqliteCommand> statements = [];
         private SqliteTransaction? transaction;
@@ -237,8 +239,8 @@ internal sealed class FloorPipeline : IAsyncDisposable
     private readonly record struct Outgoing(long Id, string Topic, byte[] Key, byte[] Type, byte[] Payload);
 
     /// <summary>
-    /// Sends a transaction's outbox rows; once all are delivered their ids go to <paramref name="delivered"/>,
-    /// for the stage's next transaction to delete. A failed delivery stops the run (the floor has no retry).
+    /// Sends a transaction's outbox rows; each one's id goes to <paramref name="delivered"/> once it
+    /// is delivered, for the stage's next transaction to delete. A failed delivery stops the run (the floor has no retry).
     /// </summary>
     private void Send(List<Outgoing> outgoing, System.Collections.Concurrent.ConcurrentQueue<long> delivered)
     {
@@ -298,7 +300,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
     private Task RunStage(string name, string input, string? output, string? outputType, Handler handle) => Task.Factory.StartNew(() =>
     {
         using var connection = Open();
-        var db = new StageDb(connection);
+        using var db = new StageDb(connection);
         using var consumer = clients.CreateRawConsumer($"floor-{name}");
         if (allTopics) consumer.Subscribe([Created, Reserved, Paid, Notify]);
         else consumer.Subscribe(input);
@@ -348,7 +350,6 @@ internal sealed class FloorPipeline : IAsyncDisposable
         finally
         {
             consumer.Close();
-            db.Dispose();
         }
     }, TaskCreationOptions.LongRunning);
 
@@ -393,7 +394,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
     private void Generate()
     {
         using var connection = Open();
-        var db = new StageDb(connection);
+        using var db = new StageDb(connection);
         var delivered = new System.Collections.Concurrent.ConcurrentQueue<long>();
         var outgoing = new List<Outgoing>(MaxBatch);
         var random = new Random(42);
@@ -419,8 +420,9 @@ internal sealed class FloorPipeline : IAsyncDisposable
                         FloorItem[] items = [.. Enumerable.Range(0, 1 + random.Next(3)).Select(_ => new FloorItem($"PROD-{random.Next(Products):D3}", 1 + random.Next(3), 9.99m))];
                         var total = items.Sum(item => item.Quantity * item.Price);
                         var lines = JsonSerializer.Serialize(items, FloorJson.Default.FloorItemArray);
-                        Run(insert, id, $"USER-{random.Next(1000):D4}", total.ToString(System.Globalization.CultureInfo.InvariantCulture), lines, now);
-                        var step = new FloorStep(Guid.NewGuid().ToString("N"), id, $"USER-{random.Next(1000):D4}", "Created", total, items, now);
+                        var user = $"USER-{random.Next(1000):D4}";
+                        Run(insert, id, user, total.ToString(System.Globalization.CultureInfo.InvariantCulture), lines, now);
+                        var step = new FloorStep(Guid.NewGuid().ToString("N"), id, user, "Created", total, items, now);
                         var payload = JsonSerializer.SerializeToUtf8Bytes(step, FloorJson.Default.FloorStep);
                         outgoing.Add(new Outgoing(InsertOutbox(db, Created, id, "OrderCreated", payload), Created, Encoding.UTF8.GetBytes(id), "OrderCreated"u8.ToArray(), payload));
                     }
@@ -433,10 +435,6 @@ internal sealed class FloorPipeline : IAsyncDisposable
         {
             finished.TrySetException(ex);
             throw;
-        }
-        finally
-        {
-            db.Dispose();
         }
     }
 
@@ -464,7 +462,11 @@ internal sealed class FloorPipeline : IAsyncDisposable
     }
 }
 
-/// <summary>Every event of the floor pipeline: which fields are set depends on the step.</summary>
+/// <summary>
+/// Every event of the floor pipeline. <see cref="Ref"/> is the user (OrderCreated), the reservation
+/// (InventoryReserved) or the payment (PaymentCompleted and after); <see cref="Items"/> only travels
+/// with OrderCreated.
+/// </summary>
 internal sealed record FloorStep(string EventId, string OrderId, string Ref, string Status, decimal Amount, FloorItem[]? Items, string Timestamp);
 
 internal sealed record FloorItem(string ProductId, int Quantity, decimal Price);
