@@ -16,7 +16,7 @@ namespace OrderFlow.Host.Cli;
 
 /// <summary>
 /// <c>bench</c>: the benchmark of issue 5 in one invocation. (a) raw produce/consume throughput on a
-/// fresh embedded broker; (f) the issue's stripped-down pipeline, the architecture's floor, in this
+/// fresh embedded broker; (f) a stripped-down pipeline like the one the issue quotes, the architecture's floor, in this
 /// process on a broker of its own (<see cref="FloorPipeline"/>); (b) sustained end-to-end orders/s (then <c>verify</c>), also at a quarter
 /// of the size to show memory does not grow with the run; (c) the same with batching off;
 /// (d) latency at fixed offered rates; (e) peak RSS of each run. Every order run of the flow is a child
@@ -360,7 +360,7 @@ internal static class BenchCommand
         return result;
     }
 
-    /// <summary>(f) The stripped-down pipeline of the issue (<see cref="FloorPipeline"/>) on a fresh broker and database.</summary>
+    /// <summary>(f) The stripped-down pipeline (<see cref="FloorPipeline"/>) on a fresh broker and database.</summary>
     private static async Task<JsonNode> FloorAsync(DirectoryInfo directory, int orders, bool allTopics, string[] passThrough, CancellationToken cancellationToken)
     {
         var configuration = OrderFlowApp.LoadConfiguration(passThrough);
