@@ -382,7 +382,7 @@ internal sealed partial class EventConsumer<TContext>(
                     Offset = message.Raw.Offset.Value,
                     ProcessedAt = now,
                 });
-                await message.Binding!.Invoke(scope.ServiceProvider, evt, new Outbox(outboxRows, message.TraceParent, now, kafka.Options.Layout), cancellationToken);
+                await message.Binding!.Invoke(scope.ServiceProvider, evt, new Outbox(outboxRows, message, now, kafka.Options.Layout), cancellationToken);
             }
             mark = StageTimings.Record($"{stage}.handlers", mark, inbox.Count);
             // The statements and their parameters are built before the turn too; nothing changes
@@ -441,7 +441,7 @@ internal sealed partial class EventConsumer<TContext>(
 
     private Activity? StartActivity(IncomingMessage message)
     {
-        var activity = MessagingTelemetry.StartInTrace(SpanName(message.Event!.EventType), ActivityKind.Consumer, message.TraceParent);
+        var activity = MessagingTelemetry.StartInTrace(SpanName(message.Event!.EventType), ActivityKind.Consumer, message.TraceContext);
         // A span that no one records (the host's sampler drops what it cannot export) still carries
         // the trace to the logs and the published events; its tags would only be garbage.
         if (activity is not { IsAllDataRequested: true }) return activity;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -12,7 +13,12 @@ internal sealed class IncomingMessage
     public required ConsumeResult<byte[]?, byte[]?> Raw { get; init; }
     public IntegrationEvent? Event { get; init; }
     public HandlerBinding? Binding { get; init; }
+    /// <summary>The message's W3C traceparent when it has a valid one, else null.</summary>
     public string? TraceParent { get; init; }
+
+    /// <summary><see cref="TraceParent"/> parsed (remote), or the default context when there is none: parsed once, here, for the span and the outbox.</summary>
+    public ActivityContext TraceContext { get; init; }
+
     public string? Error { get; init; }
     public bool Ignored { get; init; }
 
@@ -94,7 +100,8 @@ internal sealed class IncomingMessage
         if (binding.Validate?.Invoke(evt) is { } invalid) return Dead(raw, $"invalid {eventType}: {invalid}");
 
         var traceParent = headers.GetString(HeaderNames.TraceParent);
-        return new IncomingMessage { Raw = raw, Event = evt, Binding = binding, TraceParent = Tracing.IsValid(traceParent) ? traceParent : null };
+        var traced = ActivityContext.TryParse(traceParent, null, isRemote: true, out var traceContext);
+        return new IncomingMessage { Raw = raw, Event = evt, Binding = binding, TraceParent = traced ? traceParent : null, TraceContext = traceContext };
     }
 
     // The error goes to a log line and a header: parts of it come from the message (an unknown

@@ -37,6 +37,10 @@ public static class MessagingTelemetry
         ActivityContext.TryParse(traceParent, null, isRemote: true, out var parent);
         return Source.StartActivity(name, kind, parent);
     }
+
+    /// <summary>The same under a <paramref name="parent"/> parsed already (a consumed message's); the default context starts a new trace.</summary>
+    internal static Activity? StartInTrace(string name, ActivityKind kind, in ActivityContext parent) =>
+        Source.HasListeners() ? Source.StartActivity(name, kind, parent) : null;
 }
 
 /// <summary>Messaging instruments, tagged by module. Exported by the host at <c>/metrics</c>.</summary>

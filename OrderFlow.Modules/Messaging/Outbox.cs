@@ -43,6 +43,24 @@ public sealed class Outbox
         this.now = now;
     }
 
+    /// <summary>
+    /// The consumer loop's outbox for one consumed <paramref name="message"/>: its traceparent was
+    /// checked and parsed when the message was (<see cref="IncomingMessage.TraceContext"/>), so it
+    /// is not parsed again for each unit of work.
+    /// </summary>
+    internal Outbox(List<OutboxMessage> rows, IncomingMessage message, DateTime now, TopicLayout topics)
+    {
+        this.rows = rows;
+        this.topics = topics;
+        if (message.TraceParent is { } valid)
+        {
+            traceParent = valid;
+            activityTraceId = message.TraceContext.TraceId;
+        }
+        else traceParent = Tracing.CurrentOrNew(null);
+        this.now = now;
+    }
+
     /// <summary>The W3C traceparent this unit of work belongs to.</summary>
     public string TraceParent => traceParent;
 
