@@ -16,12 +16,12 @@ namespace OrderFlow.Host.Cli;
 
 /// <summary>
 /// <c>bench</c>: the benchmark of issue 5 in one invocation. (a) raw produce/consume throughput on a
-/// fresh embedded broker; (f) a stripped-down pipeline like the one the issue quotes, the architecture's floor, in this
-/// process on a broker of its own (<see cref="FloorPipeline"/>); (b) sustained end-to-end orders/s (then <c>verify</c>), also at a quarter
-/// of the size to show memory does not grow with the run; (c) the same with batching off;
-/// (d) latency at fixed offered rates; (e) peak RSS of each run. Every order run of the flow is a child
-/// <c>generate</c> process with its own database file and embedded broker, so RSS and JIT warm-up
-/// are its own. Tokens it does not know (--OrderFlow:Messaging:Workers=2…) go to every child.
+/// fresh embedded broker; (f) a stripped-down pipeline like the one the issue quotes, the
+/// architecture's floor, in this process on a broker of its own (<see cref="FloorPipeline"/>);
+/// (b) sustained end-to-end orders/s (then <c>verify</c>), also at a quarter of the size to show
+/// memory does not grow with the run; (c) the same with batching off; (d) latency at fixed offered
+/// rates; (e) peak RSS of each run. Every order run of the flow is a child <c>generate</c> process
+/// with its own database file and embedded broker, so RSS and JIT warm-up are its own. Tokens it does not know (--OrderFlow:Messaging:Workers=2…) go to every child.
 /// </summary>
 internal static class BenchCommand
 {

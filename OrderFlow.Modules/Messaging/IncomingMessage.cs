@@ -13,6 +13,7 @@ internal sealed class IncomingMessage
     public required ConsumeResult<byte[]?, byte[]?> Raw { get; init; }
     public IntegrationEvent? Event { get; init; }
     public HandlerBinding? Binding { get; init; }
+
     /// <summary>The message's W3C traceparent when it has a valid one, else null.</summary>
     public string? TraceParent { get; init; }
 
