@@ -35,7 +35,7 @@ public static class MessagingTelemetry
     {
         if (!Source.HasListeners()) return null;
         ActivityContext.TryParse(traceParent, null, isRemote: true, out var parent);
-        return Source.StartActivity(name, kind, parent);
+        return StartInTrace(name, kind, parent);
     }
 
     /// <summary>The same under a <paramref name="parent"/> parsed already (a consumed message's); the default context starts a new trace.</summary>

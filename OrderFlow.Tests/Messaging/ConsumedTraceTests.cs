@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
-using Confluent.Kafka;
 using OrderFlow.Contracts;
 using OrderFlow.Messaging;
 using OrderFlow.Persistence;
@@ -18,9 +16,6 @@ public sealed class ConsumedTraceTests
 {
     private const string TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     private const string TraceParent = "00-" + TraceId + "-00f067aa0ba902b7-01";
-
-    private static readonly EventConsumerRegistration Registration =
-        new ServiceCollection().AddEventConsumer<ProbeDbContext>("probe", "probe-topic").Handle<OrderCreated, ProbeHandler>(1, 2).Registration;
 
     [SetUp]
     public void NoAmbientSpan() => Activity.Current = null;
@@ -94,15 +89,7 @@ public sealed class ConsumedTraceTests
     private static IncomingMessage Parse(string? traceParent)
     {
         var evt = Builders.AnOrderCreated().Build();
-        var headers = new Headers();
-        if (traceParent is not null) headers.Add(HeaderNames.TraceParent, Encoding.UTF8.GetBytes(traceParent));
-        var raw = new ConsumeResult<byte[]?, byte[]?>
-        {
-            Topic = "probe-topic",
-            Partition = new Partition(0),
-            Offset = new Offset(1),
-            Message = new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(evt.OrderId), Value = EventJson.Serialize(evt), Headers = headers },
-        };
-        return IncomingMessage.Parse(raw, Registration, 65_536);
+        var headers = traceParent is null ? ProbeMessages.HeadersOf() : ProbeMessages.HeadersOf((HeaderNames.TraceParent, traceParent));
+        return IncomingMessage.Parse(ProbeMessages.Consumed(evt.OrderId, EventJson.Serialize(evt), headers), ProbeMessages.Registration, 65_536);
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Confluent.Kafka;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -177,4 +178,29 @@ public sealed class ProbeHost : IAsyncDisposable
         host.Dispose();
         SqliteConnection.ClearAllPools();
     }
+}
+
+/// <summary>A consumed message of the probe module, for tests that parse one without a broker.</summary>
+internal static class ProbeMessages
+{
+    /// <summary>The probe module's consumer: <see cref="OrderCreated"/> (versions 1 and 2) on <c>probe-topic</c>.</summary>
+    public static readonly EventConsumerRegistration Registration =
+        new ServiceCollection().AddEventConsumer<ProbeDbContext>("probe", "probe-topic").Handle<OrderCreated, ProbeHandler>(1, 2).Registration;
+
+    /// <summary>Kafka headers with these UTF-8 values.</summary>
+    public static Headers HeadersOf(params (string Name, string Value)[] headers)
+    {
+        var kafkaHeaders = new Headers();
+        foreach (var (name, value) in headers) kafkaHeaders.Add(name, System.Text.Encoding.UTF8.GetBytes(value));
+        return kafkaHeaders;
+    }
+
+    /// <summary>What the consumer reads: <paramref name="value"/> keyed by <paramref name="key"/> at offset 1 of partition 0 of <c>probe-topic</c>.</summary>
+    public static ConsumeResult<byte[]?, byte[]?> Consumed(string key, byte[]? value, Headers headers) => new()
+    {
+        Topic = "probe-topic",
+        Partition = new Partition(0),
+        Offset = new Offset(1),
+        Message = new Message<byte[]?, byte[]?> { Key = System.Text.Encoding.UTF8.GetBytes(key), Value = value, Headers = headers },
+    };
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using Confluent.Kafka;
 using OrderFlow.Contracts;
 using OrderFlow.Messaging;
@@ -15,8 +14,7 @@ public sealed class UnhandledPayloadFilterTests
 {
     private const int MaxBytes = 1_000;
 
-    private static readonly EventConsumerRegistration Registration =
-        new ServiceCollection().AddEventConsumer<ProbeDbContext>("probe", "probe-topic").Handle<OrderCreated, ProbeHandler>(1, 2).Registration;
+    private static readonly EventConsumerRegistration Registration = ProbeMessages.Registration;
 
     private static readonly OrderCreated Event = Builders.AnOrderCreated().Build();
 
@@ -90,17 +88,9 @@ public sealed class UnhandledPayloadFilterTests
     /// <summary>What the consumer does: the filter deserializes the value with the message's headers, then the loop parses it.</summary>
     private static IncomingMessage Consume(byte[] value, params (string Name, string Value)[] headers)
     {
-        var kafkaHeaders = new Headers();
-        foreach (var (name, v) in headers) kafkaHeaders.Add(name, Encoding.UTF8.GetBytes(v));
+        var kafkaHeaders = ProbeMessages.HeadersOf(headers);
         var filter = new UnhandledPayloadFilter(Registration, MaxBytes);
         var deserialized = filter.Deserialize(value, isNull: false, new SerializationContext(MessageComponentType.Value, "probe-topic", kafkaHeaders));
-        var raw = new ConsumeResult<byte[]?, byte[]?>
-        {
-            Topic = "probe-topic",
-            Partition = new Partition(0),
-            Offset = new Offset(1),
-            Message = new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(Event.OrderId), Value = deserialized, Headers = kafkaHeaders },
-        };
-        return IncomingMessage.Parse(raw, Registration, MaxBytes);
+        return IncomingMessage.Parse(ProbeMessages.Consumed(Event.OrderId, deserialized, kafkaHeaders), Registration, MaxBytes);
     }
 }

@@ -11,8 +11,7 @@ namespace OrderFlow.Tests.Security;
 [TestFixture]
 public sealed class IncomingMessageHardeningTests
 {
-    private static readonly EventConsumerRegistration Registration =
-        new ServiceCollection().AddEventConsumer<ProbeDbContext>("probe", "probe-topic").Handle<OrderCreated, ProbeHandler>(1, 2).Registration;
+    private static readonly EventConsumerRegistration Registration = ProbeMessages.Registration;
 
     [Test]
     public void Parse_WhenThePayloadEventTypeIsInvalidUtf8AndThereIsNoHeader_DeadLettersInsteadOfThrowing()
@@ -121,16 +120,6 @@ public sealed class IncomingMessageHardeningTests
         Assert.That(message.Error, applied ? Is.Null : Does.StartWith($"message key '{key}' does not match order_id '{orderId}'"));
     }
 
-    private static ConsumeResult<byte[]?, byte[]?> Raw(string key, byte[] value, params (string Name, string Value)[] headers)
-    {
-        var kafkaHeaders = new Headers();
-        foreach (var (name, v) in headers) kafkaHeaders.Add(name, Encoding.UTF8.GetBytes(v));
-        return new ConsumeResult<byte[]?, byte[]?>
-        {
-            Topic = "probe-topic",
-            Partition = new Partition(0),
-            Offset = new Offset(1),
-            Message = new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(key), Value = value, Headers = kafkaHeaders },
-        };
-    }
+    private static ConsumeResult<byte[]?, byte[]?> Raw(string key, byte[] value, params (string Name, string Value)[] headers) =>
+        ProbeMessages.Consumed(key, value, ProbeMessages.HeadersOf(headers));
 }
