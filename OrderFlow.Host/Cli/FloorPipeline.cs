@@ -360,7 +360,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
         var ok = step.Items!.All(item => Run(take, item.Quantity, item.ProductId) == 1);
         var reservation = "RSV-" + step.OrderId;
         Run(db["INSERT INTO reservations (id, order_id, created_at) VALUES ($1, $2, $3)"], reservation, step.OrderId, now);
-        return step with { EventId = Guid.NewGuid().ToString("N"), Ref = reservation, Status = ok ? "success" : "failed", Items = null, Timestamp = now };
+        return step with { EventId = Guid.CreateVersion7().ToString("N"), Ref = reservation, Status = ok ? "success" : "failed", Items = null, Timestamp = now };
     }
 
     /// <summary>Payment: records the payment (the gateway always accepts).</summary>
@@ -368,7 +368,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
     {
         var payment = "PAY-" + step.OrderId;
         Run(db["INSERT INTO payments (id, order_id, amount, created_at) VALUES ($1, $2, $3, $4)"], payment, step.OrderId, step.Amount.ToString(System.Globalization.CultureInfo.InvariantCulture), now);
-        return step with { EventId = Guid.NewGuid().ToString("N"), Ref = payment, Status = "success", Timestamp = now };
+        return step with { EventId = Guid.CreateVersion7().ToString("N"), Ref = payment, Status = "success", Timestamp = now };
     }
 
     /// <summary>Orders: the order row becomes Completed.</summary>
@@ -376,7 +376,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
     {
         if (Run(db["UPDATE orders SET status = 'Completed', updated_at = $2 WHERE id = $1 AND status = 'Created'"], step.OrderId, now) != 1)
             throw new InvalidOperationException($"floor: order {step.OrderId} was not in Created");
-        return step with { EventId = Guid.NewGuid().ToString("N"), Status = "Completed", Timestamp = now };
+        return step with { EventId = Guid.CreateVersion7().ToString("N"), Status = "Completed", Timestamp = now };
     }
 
     /// <summary>Notification: one row per order.</summary>
@@ -422,7 +422,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
                         var lines = JsonSerializer.Serialize(items, FloorJson.Default.FloorItemArray);
                         var user = $"USER-{random.Next(1000):D4}";
                         Run(insert, id, user, total.ToString(System.Globalization.CultureInfo.InvariantCulture), lines, now);
-                        var step = new FloorStep(Guid.NewGuid().ToString("N"), id, user, "Created", total, items, now);
+                        var step = new FloorStep(Guid.CreateVersion7().ToString("N"), id, user, "Created", total, items, now);
                         var payload = JsonSerializer.SerializeToUtf8Bytes(step, FloorJson.Default.FloorStep);
                         outgoing.Add(new Outgoing(InsertOutbox(db, Created, id, "OrderCreated", payload), Created, Encoding.UTF8.GetBytes(id), "OrderCreated"u8.ToArray(), payload));
                     }
