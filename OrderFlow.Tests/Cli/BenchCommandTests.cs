@@ -32,6 +32,8 @@ public sealed class BenchCommandTests
                 Is.EqualTo((300L, 300L, 1200L)), "the floor pipeline took each order through its four stages once");
             Assert.That(floor.GetProperty("deliveries_per_order").GetInt32(), Is.EqualTo(16), "--floor-all-topics: every stage read every topic");
             Assert.That(floor.GetProperty("cpu_ms_per_order").GetDouble(), Is.GreaterThan(0).And.LessThan(1_000), "floor: CPU per order");
+            Assert.That(FloorEventIdVersions(Path.Combine(cluster.Directory, "floor.db")), Is.EqualTo(new[] { 7 }),
+                "the floor's event ids are time-ordered, as the flow's (random ones scatter its inbox inserts)");
             foreach (var part in new[] { "sustained", "batching_off" })
             {
                 Assert.That(report.GetProperty(part).GetProperty("verify_exit_code").GetInt32(), Is.EqualTo(0), $"{part}: verify");
@@ -53,6 +55,19 @@ public sealed class BenchCommandTests
             Assert.That(latency.GetProperty("latency_by_second").EnumerateArray().Sum(s => s.GetProperty("count").GetInt32()), Is.EqualTo(100),
                 "the per-second series covers the measured orders");
         });
+    }
+
+    /// <summary>The <c>Guid</c> versions of the event ids in the floor's inbox (0 for an id that is not a <c>Guid</c>).</summary>
+    private static int[] FloorEventIdVersions(string database)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT event_id FROM inbox";
+        using var reader = command.ExecuteReader();
+        var versions = new SortedSet<int>();
+        while (reader.Read()) versions.Add(Guid.TryParseExact(reader.GetString(0), "N", out var id) ? id.Version : 0);
+        return [.. versions];
     }
 
     [Test]
