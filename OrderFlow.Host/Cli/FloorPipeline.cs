@@ -21,8 +21,8 @@ namespace OrderFlow.Host.Cli;
 /// broker, same client settings (<see cref="KafkaClientFactory"/>), same SQLite pragmas and page
 /// size as the flow. Event ids are time-ordered (version 7), as the flow's are: with random ones
 /// each batch's inbox inserts landed on leaf pages all over the inbox's B-tree, which the stage read
-/// back and the commit wrote to the WAL again, and the floor ran ~40 % slower (docs/benchmarks.md,
-/// twentieth session).
+/// back and the commit wrote to the WAL again, and the floor ran 30–45 % fewer orders a second
+/// (docs/benchmarks.md, twentieth session).
 /// </summary>
 /// <remarks>
 /// What it leaves out, on purpose, is what OrderFlow adds on top of that architecture: the order's
