@@ -32,27 +32,18 @@ public sealed class Outbox
     }
 
     /// <summary>
-    /// The consumer loop's outbox: rows are collected in <paramref name="rows"/> and inserted with
-    /// the batch's other rows in one statement, untracked (see InboxOutboxWriter).
+    /// The outbox of a batch's unit of work: rows are collected in <paramref name="rows"/> and
+    /// inserted with the batch's other rows in one statement, untracked (see InboxOutboxWriter).
+    /// A consumed <paramref name="message"/>'s traceparent was checked and parsed when the message
+    /// was (<see cref="IncomingMessage.TraceContext"/>), so it is not parsed again here; without
+    /// one (no message, as for a batch of placed orders, or no valid traceparent) the current trace
+    /// or a new one is used.
     /// </summary>
-    internal Outbox(List<OutboxMessage> rows, string? traceParent, DateTime now, TopicLayout? topics = null)
-    {
-        this.rows = rows;
-        this.topics = topics ?? TopicLayout.Default;
-        this.traceParent = Tracing.IsValid(traceParent) ? traceParent! : Tracing.CurrentOrNew(null);
-        this.now = now;
-    }
-
-    /// <summary>
-    /// The consumer loop's outbox for one consumed <paramref name="message"/>: its traceparent was
-    /// checked and parsed when the message was (<see cref="IncomingMessage.TraceContext"/>), so it
-    /// is not parsed again for each unit of work.
-    /// </summary>
-    internal Outbox(List<OutboxMessage> rows, IncomingMessage message, DateTime now, TopicLayout topics)
+    internal Outbox(List<OutboxMessage> rows, IncomingMessage? message, DateTime now, TopicLayout topics)
     {
         this.rows = rows;
         this.topics = topics;
-        if (message.TraceParent is { } valid)
+        if (message?.TraceParent is { } valid)
         {
             traceParent = valid;
             activityTraceId = message.TraceContext.TraceId;

@@ -109,7 +109,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
     private Order Add(NewOrder request, string? idempotencyKey, string? hash, List<OutboxMessage>? outboxRows)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var outbox = outboxRows is null ? new Outbox(db, null, now, Topics) : new Outbox(outboxRows, traceParent: null, now, Topics);
+        var outbox = outboxRows is null ? new Outbox(db, null, now, Topics) : new Outbox(outboxRows, message: null, now, Topics);
         var order = new Order
         {
             Id = NewOrderId(),
