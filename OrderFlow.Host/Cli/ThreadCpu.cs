@@ -4,10 +4,12 @@ namespace OrderFlow.Host.Cli;
 
 /// <summary>
 /// CPU time of this process's threads, grouped by what the thread does, read from Linux's
-/// <c>/proc/self/task/*/stat</c>: which part of the process spends the CPU of a run — the thread
-/// pool (handlers, SQLite, EF Core), the consumers' poll loops, the garbage collector, the JIT,
-/// librdkafka's client threads and the embedded broker — without a profiler attached. Threads are
-/// told apart by the name the runtime and librdkafka give them. Empty on other systems.
+/// <c>/proc/self/task/*/stat</c>: which part of the process spends the CPU of a run — the
+/// consumers' workers (handlers, SQLite, EF Core; the write turns of other writers that their
+/// releases hand over run there too), the thread pool (relays, the generator, HTTP), the
+/// consumers' poll loops, the garbage collector, the JIT, librdkafka's client threads and the
+/// embedded broker — without a profiler attached. Threads are told apart by the name the runtime,
+/// librdkafka and OrderFlow give them. Empty on other systems.
 /// </summary>
 internal static class ThreadCpu
 {
@@ -82,7 +84,8 @@ internal static class ThreadCpu
     /// <summary>The group of a thread by its name (Linux keeps the first 15 bytes of it).</summary>
     internal static string GroupOf(string name) => name switch
     {
-        _ when name.StartsWith(".NET TP Worker", StringComparison.Ordinal) => "thread pool (consumer workers, outbox relays, generator)",
+        _ when name.StartsWith(Messaging.DedicatedThread.ConsumerWorkerPrefix, StringComparison.Ordinal) => "consumer workers (handlers, SQLite, EF Core)",
+        _ when name.StartsWith(".NET TP Worker", StringComparison.Ordinal) => "thread pool (outbox relays, generator, HTTP)",
         _ when name.StartsWith(".NET Long Runni", StringComparison.Ordinal) => "consumer poll loops (Consume, payload filter)",
         _ when name.StartsWith(".NET Server GC", StringComparison.Ordinal) || name.StartsWith(".NET BGC", StringComparison.Ordinal)
             || name.StartsWith(".NET GC", StringComparison.Ordinal) => "garbage collector",

@@ -20,7 +20,7 @@ namespace OrderFlow.Messaging;
 /// always goes to the same worker, so per-key order is kept) through a bounded queue: when a
 /// worker falls behind, the poll thread waits, and librdkafka's own prefetch queue is capped by
 /// <c>queued.max.messages.kbytes</c> (KafkaClientFactory), so memory stays bounded.</item>
-/// <item>A worker takes what is queued for its partitions (up to <see cref="MessagingOptions.MaxBatchSize"/>),
+/// <item>A worker, on a thread of its own (<see cref="DedicatedThread"/>), takes what is queued for its partitions (up to <see cref="MessagingOptions.MaxBatchSize"/>),
 /// parses it (a message that can never be applied goes to <c>&lt;topic&gt;.dlq</c> at once) and applies
 /// the rest in one transaction: inbox rows (a known event_id is skipped), handlers, outbox rows.</item>
 /// <item>Only after the commit it stores offset+1 of each partition's last message; auto-commit sends them.</item>
@@ -68,7 +68,7 @@ internal sealed partial class EventConsumer<TContext>(
         // Cancelled at shutdown, or by a worker that failed: the poll thread must not wait on a
         // queue nobody drains any more.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var pool = new WorkerPool(this, registration.Topics, settings.Workers, settings.MaxBatchSize, stop);
+        var pool = new WorkerPool(this, registration.Module, registration.Topics, settings.Workers, settings.MaxBatchSize, stop);
         using var consumer = kafka.CreateRawConsumer(registration.GroupId, builder => builder
             .SetErrorHandler((_, error) =>
             {
@@ -115,7 +115,7 @@ internal sealed partial class EventConsumer<TContext>(
     /// The workers of one consumer. Partition → worker is fixed by the partition's topic and
     /// number, so one partition's messages are applied in order by one worker.
     /// </summary>
-    private sealed class WorkerPool(EventConsumer<TContext> owner, IReadOnlyList<string> topics, int size, int maxBatch, CancellationTokenSource stop)
+    private sealed class WorkerPool(EventConsumer<TContext> owner, string module, IReadOnlyList<string> topics, int size, int maxBatch, CancellationTokenSource stop)
     {
         private readonly Channel<ConsumeResult<byte[]?, byte[]?>>[] queues = Enumerable.Range(0, size)
             .Select(_ => Channel.CreateBounded<ConsumeResult<byte[]?, byte[]?>>(new BoundedChannelOptions(2 * maxBatch)
@@ -128,8 +128,11 @@ internal sealed partial class EventConsumer<TContext>(
 
         public Exception? Failure { get; private set; }
 
+        // Each worker on a thread of its own (DedicatedThread), named for the module (Linux keeps
+        // 15 bytes of a thread's name).
         public void Start(IConsumer<byte[]?, byte[]?> consumer) =>
-            workers = queues.Select(q => Task.Run(() => RunWorkerAsync(q.Reader, consumer))).ToArray();
+            workers = queues.Select((q, i) => DedicatedThread.Run($"{DedicatedThread.ConsumerWorkerPrefix}{module}{(size > 1 ? i.ToString(System.Globalization.CultureInfo.InvariantCulture) : "")}",
+                () => RunWorkerAsync(q.Reader, consumer))).ToArray();
 
         /// <summary>Hands a message to its partition's worker; blocks while that worker's queue is full.</summary>
         public void Enqueue(ConsumeResult<byte[]?, byte[]?> result)
@@ -349,7 +352,7 @@ internal sealed partial class EventConsumer<TContext>(
             long held = 0, version = 0;
             if (inTurn)
             {
-                transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
+                transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken).ConfigureAwait(false);
                 held = mark = StageTimings.Record($"{stage}.gate-wait", mark);
             }
             else
@@ -393,7 +396,10 @@ internal sealed partial class EventConsumer<TContext>(
 
             if (!inTurn)
             {
-                transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken);
+                // Not back to the worker's thread: handed the turn by another writer's release,
+                // the writes run at once on that writer's thread, and the worker's thread takes
+                // over again when the turn ends (WriteGate.Gate, WriteTurn.DisposeAsync).
+                transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken).ConfigureAwait(false);
                 held = mark = StageTimings.Record($"{stage}.gate-wait", mark);
                 // Another transaction of the module (the saga, the API, a second worker or process)
                 // committed since the batch read its rows: what the handlers decided may be stale.

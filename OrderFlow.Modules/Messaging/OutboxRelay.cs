@@ -173,7 +173,7 @@ internal sealed partial class OutboxRelay<TContext>(
         var through = deliveredThrough;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
-        using (await WriteGate.EnterAsync(db.Database, CancellationToken.None))
+        await using (await WriteGate.EnterAsync(db.Database, CancellationToken.None))
         {
             var held = Stopwatch.GetTimestamp();
             await db.OutboxMessages.Where(m => m.Id <= through).ExecuteDeleteAsync(CancellationToken.None);

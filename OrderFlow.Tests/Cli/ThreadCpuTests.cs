@@ -17,7 +17,9 @@ public sealed class ThreadCpuTests
         Assert.That(ThreadCpu.Parse("4242 (cut short) S 1 2"), Is.Null);
     }
 
-    [TestCase(".NET TP Worker", "thread pool (consumer workers, outbox relays, generator)")]
+    [TestCase(".NET TP Worker", "thread pool (outbox relays, generator, HTTP)")]
+    [TestCase("of-w:payment", "consumer workers (handlers, SQLite, EF Core)")]
+    [TestCase("of-w:notificati", "consumer workers (handlers, SQLite, EF Core)")]
     [TestCase(".NET Long Runni", "consumer poll loops (Consume, payload filter)")]
     [TestCase(".NET Server GC", "garbage collector")]
     [TestCase(".NET BGC", "garbage collector")]
