@@ -181,9 +181,10 @@ public static class WriteGate
 }
 
 /// <summary>
-/// A write turn (<see cref="WriteGate.EnterAsync"/>); disposing it hands the turn on. Disposed
-/// asynchronously, a turn that another writer's release handed over also leaves the thread it
-/// borrowed, so that writer goes on with its own work.
+/// A write turn (<see cref="WriteGate.EnterAsync"/>); disposing it hands the turn on. A turn that
+/// another writer's release handed over runs on that writer's thread; disposed asynchronously, it
+/// leaves that thread for the pool, unless its writer has a thread of its own to go back to
+/// (<see cref="DedicatedThread"/>), so the releasing writer goes on with its own work.
 /// </summary>
 public sealed class WriteTurn : IDisposable, IAsyncDisposable
 {
