@@ -140,6 +140,7 @@ internal static class GenerateCommand
                     mode = attach ? "attach" : "standalone", stages = OrderFlow.Messaging.StageTimings.Snapshot(),
                     settled_seconds = report.ElapsedSeconds + settledAfter?.TotalSeconds,
                     settled_orders_per_second = settledAfter is { } after ? report.Terminal / (report.ElapsedSeconds + after.TotalSeconds) : (double?)null,
+                    writer_priority_raised = OrderFlow.Persistence.WriterPriority.Enabled,
                 },
                     new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }), cancellationToken);
             await host.StopAsync(CancellationToken.None);

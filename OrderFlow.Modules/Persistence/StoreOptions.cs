@@ -30,6 +30,14 @@ public sealed class StoreOptions
     public int PageSize { get; set; } = 16_384;
 
     /// <summary>
+    /// Whether the thread that holds the write turn runs ahead of the process's other threads
+    /// (<see cref="WriterPriority"/>; Linux, with <c>CAP_SYS_NICE</c> or <c>RLIMIT_NICE</c>; elsewhere
+    /// the host logs why not and goes on without it). ~9 % more orders/s at full speed on 2 cores
+    /// (docs/benchmarks.md, twenty-second session).
+    /// </summary>
+    public bool RaiseWriterPriority { get; set; } = true;
+
+    /// <summary>
     /// WAL size in bytes at which a commit checkpoints by itself: SQLite's default (1,000 pages of
     /// 4 KiB) without the background checkpoint, a backstop with it. Connections turn it into
     /// pages of their file's page size (<see cref="SqlitePragmas"/>).

@@ -26,6 +26,7 @@ public static class StoreServiceCollectionExtensions
         services.AddSingleton(new ModuleStore(typeof(TContext)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, StoreMigrator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WalCheckpointer>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WriterPriority.Starter>());
         return services;
     }
 

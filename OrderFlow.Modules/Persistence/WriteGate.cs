@@ -190,17 +190,23 @@ public sealed class WriteTurn : IDisposable, IAsyncDisposable
 {
     private readonly WriteGate.Gate gate;
     private readonly DedicatedThread? home;
+    // The thread raised for the turn (WriterPriority), or 0.
+    private readonly int raised;
     private int released;
 
     internal WriteTurn(WriteGate.Gate gate, DedicatedThread? home)
     {
         this.gate = gate;
         this.home = home;
+        raised = WriterPriority.RaiseCurrentThread();
     }
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref released, 1) == 0) gate.Release();
+        if (Interlocked.Exchange(ref released, 1) != 0) return;
+        // Before the release: the next writer may run on this thread, and raises it again.
+        WriterPriority.Restore(raised);
+        gate.Release();
     }
 
     public async ValueTask DisposeAsync()
