@@ -11,15 +11,19 @@ namespace OrderFlow.Persistence;
 /// for a core: the lock-holder preemption that priority inheritance answers for a kernel mutex.
 /// At full speed two cores are shared by the four consumers' workers, their poll loops, the
 /// relays, the Kafka clients and the embedded broker; a holder at the same priority as all of them
-/// was runnable but not running for 30 % of the time it held the turn (6.2–9.4 s of 20–29 s in a
-/// 100k run), and ~9 % more orders/s went through with it raised (docs/benchmarks.md,
-/// twenty-second session).
+/// was runnable but not running for ~30 % of the time it held the turn (6.5–9.4 s of 22–29 s in a
+/// 100k run; 1.8 s of 17–19 s raised). Raised: 6–14 % more orders/s at full speed in alternating
+/// runs, and ~12 % more p99 at 2,500 orders/s, where the threads on the Kafka path wait behind the
+/// holder (docs/benchmarks.md, twenty-second session).
 /// <para>
 /// Linux only, where a thread's nice value is its own (<c>setpriority(PRIO_PROCESS, tid)</c>):
 /// the holder runs at the process's nice value minus 20 (at most −20) and goes back to the
 /// process's value when its turn ends. Lowering a nice value needs <c>CAP_SYS_NICE</c> or an
 /// <c>RLIMIT_NICE</c> that allows it; without either, <see cref="TryEnable"/> says why and turns keep
-/// the process's priority. Process-wide, as the gate is.
+/// the process's priority. Process-wide, as the gate is. The thread raised is the one that starts
+/// the turn: a writer that awaits inside its turn and resumes elsewhere leaves that thread raised,
+/// on whatever it runs next, until the turn ends (rare: SQLite's asynchronous calls complete
+/// synchronously; 1–3 of ~4,000 turns in a 100k run ended on another thread).
 /// </para>
 /// </summary>
 public static partial class WriterPriority
