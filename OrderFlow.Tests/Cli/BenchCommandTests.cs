@@ -40,6 +40,8 @@ public sealed class BenchCommandTests
                 Assert.That(report.GetProperty(part).GetProperty("broker_peak_rss_mb").GetDouble(), Is.GreaterThan(0), $"{part}: the broker ran apart");
                 Assert.That(report.GetProperty(part).GetProperty("cpu_ms_per_order").GetDouble(), Is.GreaterThan(0).And.LessThan(1_000), $"{part}: CPU per order");
                 Assert.That(report.GetProperty(part).GetProperty("allocated_kb_per_order").GetDouble(), Is.GreaterThan(1).And.LessThan(100_000), $"{part}: allocated per order");
+                Assert.That(report.GetProperty(part).GetProperty("writer_priority_raised").GetBoolean(), Is.EqualTo(RaisePermitted()),
+                    $"{part}: the write turn's holder is raised where this machine permits it (OrderFlow:Database:RaiseWriterPriority)");
                 if (OperatingSystem.IsLinux())
                 {
                     var groups = report.GetProperty(part).GetProperty("cpu_by_thread").EnumerateArray().ToList();
@@ -55,6 +57,14 @@ public sealed class BenchCommandTests
             Assert.That(latency.GetProperty("latency_by_second").EnumerateArray().Sum(s => s.GetProperty("count").GetInt32()), Is.EqualTo(100),
                 "the per-second series covers the measured orders");
         });
+    }
+
+    /// <summary>Whether this machine lets a thread of this process be raised (<see cref="OrderFlow.Persistence.WriterPriority"/>); leaves it off.</summary>
+    private static bool RaisePermitted()
+    {
+        var permitted = OrderFlow.Persistence.WriterPriority.TryEnable() is null;
+        OrderFlow.Persistence.WriterPriority.Disable();
+        return permitted;
     }
 
     /// <summary>The <c>Guid</c> versions of the event ids in the floor's inbox (0 for an id that is not a <c>Guid</c>).</summary>
