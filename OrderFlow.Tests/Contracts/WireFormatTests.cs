@@ -140,6 +140,29 @@ public sealed class WireFormatTests
         }
     }
 
+    // The id is made on first read, not at construction (a deserialized event would only overwrite it).
+    [Test]
+    public void EventId_WhenNoneWasSet_IsMadeOnceAndCarriedByCopies()
+    {
+        var evt = new OrderCancelled { OrderId = "ORD-1", Reason = "user_cancelled", Timestamp = DateTime.UtcNow };
+        var other = new OrderCancelled
+        {
+            OrderId = "ORD-2", Reason = "timed_out", Timestamp = evt.Timestamp.AddSeconds(1), EventVersion = 2, TraceId = "4bf92f3577b34da6a3ce929d0e0e4736",
+        };
+
+        var copyBeforeRead = evt with { TraceId = "0af7651916cd43dd8448eb211c80319c" };
+        var first = evt.EventId;
+        var copyAfterRead = other with { };
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(first, Has.Length.EqualTo(32));
+            Assert.That(evt.EventId, Is.SameAs(first), "a second read gives the same id");
+            Assert.That(copyBeforeRead.EventId, Is.SameAs(first), "a copy made before the first read is the same event");
+            Assert.That(other.EventId, Is.Not.EqualTo(first), "another event has another id");
+            Assert.That(copyAfterRead, Is.EqualTo(other), "a copy carries every field of the event");
+        }
+    }
+
     private static IEnumerable<string> CatalogEventTypes() => EventCatalog.Types.Keys;
 
     [TestCaseSource(nameof(CatalogEventTypes))]
