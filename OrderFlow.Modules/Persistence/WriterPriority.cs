@@ -20,7 +20,8 @@ namespace OrderFlow.Persistence;
 /// the holder runs at the process's nice value minus 20 (at most −20) and goes back to the
 /// process's value when its turn ends. Lowering a nice value needs <c>CAP_SYS_NICE</c> or an
 /// <c>RLIMIT_NICE</c> that allows it; without either, <see cref="TryEnable"/> says why and turns keep
-/// the process's priority. Process-wide, as the gate is. The thread raised is the one that starts
+/// the process's priority. Process-wide, as the gate is: each host that turns it on turns it off
+/// when it stops, and it stays on while any of them runs. The thread raised is the one that starts
 /// the turn: a writer that awaits inside its turn and resumes elsewhere leaves that thread raised,
 /// on whatever it runs next, until the turn ends (rare: SQLite's asynchronous calls complete
 /// synchronously; 1–3 of ~4,000 turns in a 100k run ended on another thread).
@@ -32,21 +33,23 @@ public static partial class WriterPriority
     private const int HighestNice = -20;
     private const int Raise = 20;
 
-    private static volatile bool enabled;
+    // How many callers of TryEnable (the hosts in this process) want it on.
+    private static int users;
     private static int processNice;
     private static int holderNice;
 
     [ThreadStatic] private static int threadId;
 
     /// <summary>Whether write-turn holders are raised now.</summary>
-    public static bool Enabled => enabled;
+    public static bool Enabled => Volatile.Read(ref users) > 0;
 
     /// <summary>The nice value of a write-turn holder and of the other threads, while <see cref="Enabled"/>.</summary>
     public static (int Holder, int Others) NiceValues => (holderNice, processNice);
 
     /// <summary>
     /// Raises every later write-turn holder when this thread may be raised: tried here, on the
-    /// calling thread, and put back at once. Returns null when it is on, else why not.
+    /// calling thread, and put back at once. Returns null when it is on, else why not. Each call
+    /// that returns null is matched by one <see cref="Disable"/>.
     /// </summary>
     public static string? TryEnable()
     {
@@ -60,17 +63,29 @@ public static partial class WriterPriority
         setpriority(PrioProcess, tid, current);
         processNice = current;
         holderNice = target;
-        enabled = true;
+        Interlocked.Increment(ref users);
         return null;
     }
 
-    /// <summary>Turns keep the process's priority from now on (a turn raised already is put back when it ends).</summary>
-    public static void Disable() => enabled = false;
+    /// <summary>
+    /// Undoes one <see cref="TryEnable"/>: when no caller wants it any more, turns keep the
+    /// process's priority from now on (a turn raised already is put back when it ends).
+    /// </summary>
+    public static void Disable()
+    {
+        int seen, next;
+        do
+        {
+            seen = Volatile.Read(ref users);
+            next = Math.Max(0, seen - 1);
+        }
+        while (Interlocked.CompareExchange(ref users, next, seen) != seen);
+    }
 
     /// <summary>Raises the calling thread for a write turn; returns the thread to pass to <see cref="Restore"/>, or 0 when nothing was raised.</summary>
     internal static int RaiseCurrentThread()
     {
-        if (!enabled) return 0;
+        if (Volatile.Read(ref users) == 0) return 0;
         var tid = CurrentThreadId();
         return setpriority(PrioProcess, tid, holderNice) == 0 ? tid : 0;
     }

@@ -64,7 +64,7 @@ public sealed class BenchCommandTests
     private static bool RaisePermitted()
     {
         var permitted = OrderFlow.Persistence.WriterPriority.TryEnable() is null;
-        OrderFlow.Persistence.WriterPriority.Disable();
+        if (permitted) OrderFlow.Persistence.WriterPriority.Disable();
         return permitted;
     }
 

@@ -15,7 +15,10 @@ public sealed class WriterPriorityTests
 {
     [SetUp]
     [TearDown]
-    public void Off() => WriterPriority.Disable();
+    public void Off()
+    {
+        while (WriterPriority.Enabled) WriterPriority.Disable();
+    }
 
     [Test]
     public void ATurn_RaisesItsThread_AndPutsItBackWhenItEnds()
@@ -132,6 +135,26 @@ public sealed class WriterPriorityTests
         if (!WriterPriority.Enabled) Assert.Ignore("raising a thread's priority is not permitted here: " + WriterPriority.TryEnable());
         await on.StopAsync(CancellationToken.None);
         Assert.That(WriterPriority.Enabled, Is.False, "off again when the host stops");
+    }
+
+    [Test]
+    public async Task TwoHostsInOneProcess_KeepItOnUntilTheLastOneStops()
+    {
+        var first = new WriterPriority.Starter(Options.Create(new StoreOptions()), NullLogger<WriterPriority.Starter>.Instance);
+        var second = new WriterPriority.Starter(Options.Create(new StoreOptions()), NullLogger<WriterPriority.Starter>.Instance);
+        await first.StartAsync(CancellationToken.None);
+        if (!WriterPriority.Enabled) Assert.Ignore("raising a thread's priority is not permitted here: " + WriterPriority.TryEnable());
+        await second.StartAsync(CancellationToken.None);
+
+        await first.StopAsync(CancellationToken.None);
+        var afterFirst = WriterPriority.Enabled;
+        await second.StopAsync(CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(afterFirst, Is.True, "on while the second host runs");
+            Assert.That(WriterPriority.Enabled, Is.False, "off when the last one stops");
+        });
     }
 
     private static (int Holder, int Others) Enable()
