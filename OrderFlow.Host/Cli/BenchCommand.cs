@@ -367,7 +367,8 @@ internal static class BenchCommand
         var kafka = KafkaOptions.Read(configuration);
         var store = configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
         AnsiConsole.MarkupLine($"[bold]floor[/]: {orders} orders through the stripped-down pipeline{(allTopics ? ", every stage reading all topics" : "")}, {kafka.Partitions} partitions (load {LoadAverage()})");
-        var result = await FloorPipeline.RunAsync(orders, Path.Combine(directory.FullName, "floor.db"), kafka, store.PageSize, allTopics, cancellationToken);
+        var result = await FloorPipeline.RunAsync(orders, Path.Combine(directory.FullName, "floor.db"), kafka, store.PageSize, allTopics,
+            store.RaiseWriterPriority, cancellationToken);
         AnsiConsole.MarkupLine($"  {result["orders_per_second"]!.GetValue<double>():F0} orders/s, {result["cpu_ms_per_order"]!.GetValue<double>():F3} ms CPU and "
             + $"{result["allocated_kb_per_order"]!.GetValue<double>():F1} KB per order, write turn busy {result["write_turn_busy"]!.GetValue<double>():P0}");
         return result;

@@ -8,6 +8,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using OrderFlow.Host.Broker;
 using OrderFlow.Messaging;
+using OrderFlow.Persistence;
 
 namespace OrderFlow.Host.Cli;
 
@@ -19,7 +20,7 @@ namespace OrderFlow.Host.Cli;
 /// inbox check, the effect and the outbox row; the outbox is sent after the commit and deleted in
 /// the stage's next transaction once delivered; offsets are stored after the commit. Same embedded
 /// broker, same client settings (<see cref="KafkaClientFactory"/>), same SQLite pragmas and page
-/// size as the flow. Event ids are time-ordered (version 7), as the flow's are: with random ones
+/// size as the flow, and the write turn's holder raised as the flow's is (<see cref="WriterPriority"/>). Event ids are time-ordered (version 7), as the flow's are: with random ones
 /// each batch's inbox inserts landed on leaf pages all over the inbox's B-tree, which the stage read
 /// back and the commit wrote to the WAL again, and the floor ran 30–45 % fewer orders a second
 /// (docs/benchmarks.md, twentieth session).
@@ -71,7 +72,26 @@ internal sealed class FloorPipeline : IAsyncDisposable
     /// 12 of them skipped, where the flow in SPEC §3's layout has 16 and 10; the floor's own
     /// layout has 4 and none.
     /// </param>
-    public static async Task<JsonNode> RunAsync(int orders, string database, KafkaOptions kafka, int pageSize, bool allTopics, CancellationToken cancellationToken)
+    /// <param name="raiseWriter">
+    /// The write turn's holder runs raised, as the flow's does (<see cref="WriterPriority"/>,
+    /// <c>OrderFlow:Database:RaiseWriterPriority</c>), where the machine permits it.
+    /// </param>
+    public static async Task<JsonNode> RunAsync(int orders, string database, KafkaOptions kafka, int pageSize, bool allTopics, bool raiseWriter,
+        CancellationToken cancellationToken)
+    {
+        var raised = raiseWriter && WriterPriority.TryEnable() is null;
+        try
+        {
+            return await RunPipelineAsync(orders, database, kafka, pageSize, allTopics, raised, cancellationToken);
+        }
+        finally
+        {
+            if (raised) WriterPriority.Disable();
+        }
+    }
+
+    private static async Task<JsonNode> RunPipelineAsync(int orders, string database, KafkaOptions kafka, int pageSize, bool allTopics, bool raised,
+        CancellationToken cancellationToken)
     {
         foreach (var suffix in new[] { "", "-wal", "-shm" }) File.Delete(database + suffix);
         await using var broker = EmbeddedBroker.Start(0, kafka.Partitions, [Created, Reserved, Paid, Notify]);
@@ -144,6 +164,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
             ["transactions_per_order"] = (double)pipeline.transactions / orders,
             ["partitions"] = kafka.Partitions,
             ["deliveries_per_order"] = allTopics ? 16 : 4,
+            ["writer_priority_raised"] = raised,
             ["completed"] = completed,
             ["notifications"] = notifications,
             ["inbox_rows"] = inbox,
@@ -271,6 +292,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
     {
         gate.Wait();
         var held = Stopwatch.GetTimestamp();
+        var raised = WriterPriority.RaiseCurrentThread();
         try
         {
             using var transaction = db.Begin();
@@ -282,6 +304,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
         finally
         {
             Interlocked.Add(ref gateHeldTicks, Stopwatch.GetElapsedTime(held).Ticks);
+            WriterPriority.Restore(raised);
             gate.Release();
         }
         Interlocked.Increment(ref transactions);

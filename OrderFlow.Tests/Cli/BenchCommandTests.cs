@@ -32,6 +32,8 @@ public sealed class BenchCommandTests
             Assert.That((floor.GetProperty("completed").GetInt64(), floor.GetProperty("notifications").GetInt64(), floor.GetProperty("inbox_rows").GetInt64()),
                 Is.EqualTo((300L, 300L, 1200L)), "the floor pipeline took each order through its four stages once");
             Assert.That(floor.GetProperty("deliveries_per_order").GetInt32(), Is.EqualTo(16), "--floor-all-topics: every stage read every topic");
+            Assert.That(floor.GetProperty("writer_priority_raised").GetBoolean(), Is.EqualTo(raisePermitted),
+                "the floor's write turn is raised as the flow's is, where this machine permits it");
             Assert.That(floor.GetProperty("cpu_ms_per_order").GetDouble(), Is.GreaterThan(0).And.LessThan(1_000), "floor: CPU per order");
             Assert.That(FloorEventIdVersions(Path.Combine(cluster.Directory, "floor.db")), Is.EqualTo(new[] { 7 }),
                 "the floor's event ids are time-ordered, as the flow's (random ones scatter its inbox inserts)");
