@@ -106,7 +106,7 @@ internal static class TrackedChangesWriter
             foreach (var row in loaded)
             {
                 var shape = LoadedShapeOf(db, row.Row.GetType())!;
-                if (ChangedColumns(row, shape) != 0) (loadedChanged ??= []).Add((row, shape));
+                if (HasChanges(row, shape)) (loadedChanged ??= []).Add((row, shape));
             }
             if (changed is null && insertShapes is null && loadedChanged is null) return new PreparedSave(db, []);
 
@@ -303,23 +303,29 @@ internal static class TrackedChangesWriter
 
     private static readonly ConcurrentDictionary<(IModel Model, Type Row), TableShape?> LoadedShapes = new();
 
-    /// <summary>The columns, other than the key, whose value differs from the snapshot's (by the column's value comparer).</summary>
-    private static ulong ChangedColumns(ModuleDbContext.LoadedRow row, TableShape shape)
+    /// <summary>Whether a column other than the key differs from the snapshot's (by the column's value comparer); stops at the first.</summary>
+    private static bool HasChanges(ModuleDbContext.LoadedRow row, TableShape shape)
     {
-        var set = 0UL;
         for (var i = 0; i < shape.Columns.Length; i++)
-            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(shape.Getters[i].GetClrValueUsingContainingEntity(row.Row), row.Original[i])) set |= 1UL << i;
-        return set;
+            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(shape.Getters[i].GetClrValueUsingContainingEntity(row.Row), row.Original[i])) return true;
+        return false;
     }
 
-    /// <summary><see cref="PrepareUpdate(EntityEntry, TableShape)"/> for a row read untracked: key and tokens from its snapshot.</summary>
+    /// <summary>
+    /// <see cref="PrepareUpdate(EntityEntry, TableShape)"/> for a row read untracked: key and tokens
+    /// from its snapshot. The values are read once, for the comparison and the statement: each read
+    /// boxes a value-type column, and an order's row is updated three times.
+    /// </summary>
     private static PreparedRow? PrepareUpdate(ModuleDbContext.LoadedRow row, TableShape shape)
     {
-        var set = ChangedColumns(row, shape);
-        if (set == 0) return null;
         var current = new object?[shape.Columns.Length];
-        for (var i = 0; i < current.Length; i++) current[i] = shape.Getters[i].GetClrValueUsingContainingEntity(row.Row);
-        return Update(shape.Table, shape, set, current, row.Original);
+        var set = 0UL;
+        for (var i = 0; i < current.Length; i++)
+        {
+            var value = current[i] = shape.Getters[i].GetClrValueUsingContainingEntity(row.Row);
+            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(value, row.Original[i])) set |= 1UL << i;
+        }
+        return set == 0 ? null : Update(shape.Table, shape, set, current, row.Original);
     }
 
     /// <summary>
