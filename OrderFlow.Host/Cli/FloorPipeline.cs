@@ -20,9 +20,10 @@ namespace OrderFlow.Host.Cli;
 /// inbox check, the effect and the outbox row; the outbox is sent after the commit and deleted in
 /// the stage's next transaction once delivered; offsets are stored after the commit. Same embedded
 /// broker, same client settings (<see cref="KafkaClientFactory"/>), same SQLite pragmas and page
-/// size as the flow, and the write turn's holder raised as the flow's is (<see cref="WriterPriority"/>). Event ids are time-ordered (version 7), as the flow's are: with random ones
-/// each batch's inbox inserts landed on leaf pages all over the inbox's B-tree, which the stage read
-/// back and the commit wrote to the WAL again, and the floor ran 30–45 % fewer orders a second
+/// size as the flow, and the write turn's holder raised as the flow's is (<see cref="WriterPriority"/>).
+/// Event ids are time-ordered (version 7), as the flow's are: with random ones each batch's inbox
+/// inserts landed on leaf pages all over the inbox's B-tree, which the stage read back and the
+/// commit wrote to the WAL again, and the floor ran 30–45 % fewer orders a second
 /// (docs/benchmarks.md, twentieth session).
 /// </summary>
 /// <remarks>
