@@ -13,7 +13,15 @@ internal sealed record HandlerBinding(
     IReadOnlySet<int> Versions,
     Func<IServiceProvider, IntegrationEvent, Outbox, CancellationToken, Task> Invoke,
     Func<IntegrationEvent, string?>? Validate,
-    Func<IntegrationEvent, bool>? When);
+    Func<IntegrationEvent, bool>? When,
+    UnreadWhen? SkipUnread = null);
+
+/// <summary>
+/// A payload whose top-level boolean <paramref name="Property"/> is <paramref name="Value"/> is an
+/// event the binding's <c>When</c> refuses: skipped by the consumer's deserializer unread
+/// (<see cref="UnhandledPayloadFilter"/>). <paramref name="Utf8"/> is the property's name as bytes.
+/// </summary>
+internal sealed record UnreadWhen(string Property, bool Value, byte[] Utf8);
 
 /// <summary>One module's consumer: its group, topics and the written-out map from event type to handler.</summary>
 public sealed class EventConsumerRegistration
@@ -135,6 +143,22 @@ public sealed class EventConsumerBuilder<TContext> where TContext : ModuleDbCont
     {
         Handle<TEvent, THandler>(null, versions);
         Registration.Handlers[typeof(TEvent).Name] = Registration.Handlers[typeof(TEvent).Name] with { When = evt => when((TEvent)evt) };
+        return this;
+    }
+
+    /// <summary>
+    /// A <typeparamref name="TEvent"/> whose payload has the top-level boolean
+    /// <paramref name="property"/> (its JSON name) equal to <paramref name="value"/> is skipped
+    /// without being copied or deserialized, as an event of a type the module does not handle is.
+    /// It must be one that the <see cref="HandleWhen{TEvent, THandler}"/> condition refuses: the
+    /// payload's value is the event's. Where the property is absent, repeated, not a boolean or the
+    /// payload is not JSON, the event is read and judged as before.
+    /// </summary>
+    public EventConsumerBuilder<TContext> SkipUnreadWhen<TEvent>(string property, bool value) where TEvent : IntegrationEvent
+    {
+        if (!Registration.Handlers.TryGetValue(typeof(TEvent).Name, out var binding) || binding.When is null)
+            throw new InvalidOperationException($"{typeof(TEvent).Name} is skipped unread only where HandleWhen applies it conditionally");
+        Registration.Handlers[typeof(TEvent).Name] = binding with { SkipUnread = new UnreadWhen(property, value, System.Text.Encoding.UTF8.GetBytes(property)) };
         return this;
     }
 }

@@ -124,6 +124,38 @@ internal sealed class IncomingMessage
 
     private static string? Clip(string? text) => text is null || text.Length <= 64 ? text : text[..64] + "…";
 
+    /// <summary>
+    /// One top-level boolean property read without deserializing the payload; null when it is
+    /// absent, appears twice (the deserializer and this reader could then disagree), is not a
+    /// boolean, or the payload is not a JSON object.
+    /// </summary>
+    internal static bool? PeekBoolean(ReadOnlySpan<byte> json, ReadOnlySpan<byte> property)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            bool? found = null;
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.EndObject) return reader.Read() ? null : found;
+                if (reader.TokenType != JsonTokenType.PropertyName) return null;
+                var match = reader.ValueTextEquals(property);
+                if (!reader.Read()) return null;
+                if (match)
+                {
+                    if (found is not null || reader.TokenType is not (JsonTokenType.True or JsonTokenType.False)) return null;
+                    found = reader.TokenType == JsonTokenType.True;
+                }
+                else reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return null;
+    }
+
     /// <summary>Reads one top-level string property without deserializing the payload.</summary>
     internal static string? PeekString(ReadOnlySpan<byte> json, string property)
     {

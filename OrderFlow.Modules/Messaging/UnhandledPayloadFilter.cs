@@ -8,8 +8,10 @@ namespace OrderFlow.Messaging;
 /// The consumers' value deserializer: copies the payload out of librdkafka's buffer, except for a
 /// message whose <c>event_type</c> header names a known event this module does not handle — those
 /// are skipped unread anyway (<see cref="IncomingMessage"/>), and they are about half of what the
-/// modules read from <c>order-events</c>. Such a message gets <see cref="Skipped"/> instead of a
-/// copy. Only payloads that would pass the size checks are left out, so an empty or oversize
+/// modules read from <c>order-events</c>; so is one of a handled type whose payload says the
+/// module ignores it (<see cref="EventConsumerBuilder{TContext}.SkipUnreadWhen{TEvent}"/>: the two
+/// of an order's three status changes that are not terminal, for Notification). Such a message
+/// gets <see cref="Skipped"/> instead of a copy. Only payloads that would pass the size checks are left out, so an empty or oversize
 /// message is still dead-lettered as before. It never throws: a throwing deserializer would move
 /// the consumer past the message (see <see cref="KafkaClientFactory.CreateRawConsumer"/>).
 /// </summary>
@@ -23,27 +25,37 @@ internal sealed class UnhandledPayloadFilter(EventConsumerRegistration registrat
         .Select(Encoding.UTF8.GetBytes)
         .ToArray();
 
+    // Handled types whose payload can say, unread, that the module ignores it (SkipUnreadWhen).
+    private readonly (byte[] Type, UnreadWhen When)[] unreadWhen = registration.Handlers
+        .Where(h => h.Value.SkipUnread is not null)
+        .Select(h => (Encoding.UTF8.GetBytes(h.Key), h.Value.SkipUnread!))
+        .ToArray();
+
     public byte[]? Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context)
     {
         if (isNull) return null;
-        if (data.Length > 0 && data.Length <= maxBytes && IsUnhandled(context.Headers)) return Skipped;
+        if (data.Length > 0 && data.Length <= maxBytes && EventType(context.Headers) is { } type && IsIgnored(type, data)) return Skipped;
         return data.ToArray();
     }
 
-    private bool IsUnhandled(Headers? headers)
+    private bool IsIgnored(byte[] type, ReadOnlySpan<byte> data)
     {
-        if (headers is null) return false;
-        // The last event_type header counts, as HeaderNames.GetString reads it.
+        foreach (var name in unhandled)
+            if (type.AsSpan().SequenceEqual(name)) return true;
+        foreach (var (name, when) in unreadWhen)
+            if (type.AsSpan().SequenceEqual(name)) return IncomingMessage.PeekBoolean(data, when.Utf8) == when.Value;
+        return false;
+    }
+
+    /// <summary>The last <c>event_type</c> header's value, as <see cref="HeaderNames.GetString"/> reads it, or null.</summary>
+    private static byte[]? EventType(Headers? headers)
+    {
+        if (headers is null) return null;
         for (var i = headers.Count - 1; i >= 0; i--)
         {
             var header = headers[i];
-            if (header.Key != HeaderNames.EventType) continue;
-            var type = header.GetValueBytes();
-            if (type is null) return false;
-            foreach (var name in unhandled)
-                if (type.AsSpan().SequenceEqual(name)) return true;
-            return false;
+            if (header.Key == HeaderNames.EventType) return header.GetValueBytes();
         }
-        return false;
+        return null;
     }
 }

@@ -27,6 +27,8 @@ public static class NotificationModule
         builder.Services.AddEventConsumer<NotificationDbContext>("notification", statusTopic)
             // Only terminal transitions concern the customer; the others are skipped without an inbox row.
             .HandleWhen<OrderStatusChanged, OrderStatusChangedHandler>(evt => evt.IsTerminal)
+            // Two of an order's three status changes are not terminal: left unread by their is_terminal.
+            .SkipUnreadWhen<OrderStatusChanged>("is_terminal", false)
             .Preload((NotificationDbContext db, IReadOnlySet<string> orderIds) => db.Notifications.Where(n => orderIds.Contains(n.OrderId)));
         return builder;
     }

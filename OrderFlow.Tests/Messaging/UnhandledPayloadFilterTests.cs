@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
 using OrderFlow.Contracts;
 using OrderFlow.Messaging;
 using OrderFlow.Tests.Support;
@@ -81,16 +82,87 @@ public sealed class UnhandledPayloadFilterTests
         Assert.That(message.Event, Is.InstanceOf<OrderCreated>());
     }
 
+    // A handled type that the module applies only when it is terminal, and skips unread otherwise (Notification's status changes).
+    private static readonly EventConsumerRegistration TerminalOnly =
+        new ServiceCollection().AddEventConsumer<ProbeDbContext>("probe-terminal", "probe-topic")
+            .HandleWhen<OrderStatusChanged, TerminalStatusHandler>(evt => evt.IsTerminal)
+            .SkipUnreadWhen<OrderStatusChanged>("is_terminal", false)
+            .Registration;
+
+    private static OrderStatusChanged StatusChange(bool terminal) => new()
+    {
+        OrderId = Event.OrderId, UserId = "USER-001", PreviousStatus = "Paid", Status = terminal ? "Completed" : "Paid",
+        TotalAmount = 10m, IsTerminal = terminal, Timestamp = DateTime.UtcNow,
+    };
+
+    [Test]
+    public void Consume_OfAStatusChangeWhosePayloadSaysItIsNotTerminal_SkipsItUnread()
+    {
+        var message = Consume(TerminalOnly, EventJson.Serialize(StatusChange(terminal: false)), (HeaderNames.EventType, "OrderStatusChanged"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(message.Raw.Message.Value, Is.SameAs(UnhandledPayloadFilter.Skipped));
+            Assert.That(message.Ignored, Is.True);
+        });
+    }
+
+    [Test]
+    public void Consume_OfATerminalStatusChange_CopiesAndAppliesIt()
+    {
+        var payload = EventJson.Serialize(StatusChange(terminal: true));
+
+        var message = Consume(TerminalOnly, payload, (HeaderNames.EventType, "OrderStatusChanged"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(message.Raw.Message.Value, Is.EqualTo(payload));
+            Assert.That(message.Event, Is.InstanceOf<OrderStatusChanged>());
+        });
+    }
+
+    // Where the payload does not settle it unread, it is read and judged by its event as before.
+    [TestCase("""{"event_type":"OrderStatusChanged","is_terminal":"false"}""", Description = "not a boolean")]
+    [TestCase("""{"event_type":"OrderStatusChanged","is_terminal":true,"is_terminal":false}""", Description = "repeated")]
+    [TestCase("""{"event_type":"OrderStatusChanged","status":"Paid"}""", Description = "absent")]
+    [TestCase("""{"event_type":"OrderStatusChanged","is_terminal":false""", Description = "not JSON")]
+    [TestCase("""{"event_type":"OrderStatusChanged","nested":{"is_terminal":false}}""", Description = "not at the top")]
+    public void Consume_OfAStatusChangeWhosePayloadDoesNotSettleIt_CopiesThePayload(string json)
+    {
+        var payload = System.Text.Encoding.UTF8.GetBytes(json);
+
+        var message = Consume(TerminalOnly, payload, (HeaderNames.EventType, "OrderStatusChanged"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(message.Raw.Message.Value, Is.EqualTo(payload));
+            Assert.That(message.Error, Is.Not.Null, "read, and dead-lettered as malformed");
+        });
+    }
+
+    [Test]
+    public void SkipUnreadWhen_OfATypeHandledUnconditionally_IsRefused() =>
+        Assert.Throws<InvalidOperationException>(() => new ServiceCollection().AddEventConsumer<ProbeDbContext>("probe-refused", "probe-topic")
+            .Handle<OrderCreated, ProbeHandler>(1, 2)
+            .SkipUnreadWhen<OrderCreated>("is_terminal", false));
+
+    private sealed class TerminalStatusHandler : IEventHandler<OrderStatusChanged>
+    {
+        public Task HandleAsync(OrderStatusChanged evt, Outbox outbox, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
     [Test]
     public void Consume_OfANullPayload_IsNull() =>
         Assert.That(new UnhandledPayloadFilter(Registration, MaxBytes).Deserialize([], isNull: true, default), Is.Null);
 
     /// <summary>What the consumer does: the filter deserializes the value with the message's headers, then the loop parses it.</summary>
-    private static IncomingMessage Consume(byte[] value, params (string Name, string Value)[] headers)
+    private static IncomingMessage Consume(byte[] value, params (string Name, string Value)[] headers) => Consume(Registration, value, headers);
+
+    private static IncomingMessage Consume(EventConsumerRegistration registration, byte[] value, params (string Name, string Value)[] headers)
     {
         var kafkaHeaders = ProbeMessages.HeadersOf(headers);
-        var filter = new UnhandledPayloadFilter(Registration, MaxBytes);
+        var filter = new UnhandledPayloadFilter(registration, MaxBytes);
         var deserialized = filter.Deserialize(value, isNull: false, new SerializationContext(MessageComponentType.Value, "probe-topic", kafkaHeaders));
-        return IncomingMessage.Parse(ProbeMessages.Consumed(Event.OrderId, deserialized, kafkaHeaders), Registration, MaxBytes);
+        return IncomingMessage.Parse(ProbeMessages.Consumed(Event.OrderId, deserialized, kafkaHeaders), registration, MaxBytes);
     }
 }
