@@ -150,8 +150,9 @@ internal sealed class IncomingMessage
                 else reader.Skip();
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // Not JSON: the consumer's deserializer calls this, and it must never throw.
         }
         return null;
     }

@@ -11,8 +11,8 @@ namespace OrderFlow.Messaging;
 /// modules read from <c>order-events</c>; so is one of a handled type whose payload says the
 /// module ignores it (<see cref="EventConsumerBuilder{TContext}.SkipUnreadWhen{TEvent}"/>: the two
 /// of an order's three status changes that are not terminal, for Notification). Such a message
-/// gets <see cref="Skipped"/> instead of a copy. Only payloads that would pass the size checks are left out, so an empty or oversize
-/// message is still dead-lettered as before. It never throws: a throwing deserializer would move
+/// gets <see cref="Skipped"/> instead of a copy. Only payloads that would pass the size checks
+/// are left out, so an empty or oversize message is still dead-lettered as before. It never throws: a throwing deserializer would move
 /// the consumer past the message (see <see cref="KafkaClientFactory.CreateRawConsumer"/>).
 /// </summary>
 internal sealed class UnhandledPayloadFilter(EventConsumerRegistration registration, int maxBytes) : IDeserializer<byte[]?>
