@@ -19,9 +19,9 @@ internal sealed record HandlerBinding(
 /// <summary>
 /// A payload whose top-level boolean <paramref name="Property"/> is <paramref name="Value"/> is an
 /// event the binding's <c>When</c> refuses: skipped by the consumer's deserializer unread
-/// (<see cref="UnhandledPayloadFilter"/>). <paramref name="Utf8"/> is the property's name as bytes.
+/// (<see cref="UnhandledPayloadFilter"/>).
 /// </summary>
-internal sealed record UnreadWhen(string Property, bool Value, byte[] Utf8);
+internal sealed record UnreadWhen(string Property, bool Value);
 
 /// <summary>One module's consumer: its group, topics and the written-out map from event type to handler.</summary>
 public sealed class EventConsumerRegistration
@@ -158,7 +158,7 @@ public sealed class EventConsumerBuilder<TContext> where TContext : ModuleDbCont
     {
         if (!Registration.Handlers.TryGetValue(typeof(TEvent).Name, out var binding) || binding.When is null)
             throw new InvalidOperationException($"{typeof(TEvent).Name} is skipped unread only where HandleWhen applies it conditionally");
-        Registration.Handlers[typeof(TEvent).Name] = binding with { SkipUnread = new UnreadWhen(property, value, System.Text.Encoding.UTF8.GetBytes(property)) };
+        Registration.Handlers[typeof(TEvent).Name] = binding with { SkipUnread = new UnreadWhen(property, value) };
         return this;
     }
 }

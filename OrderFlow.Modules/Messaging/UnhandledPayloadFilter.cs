@@ -26,9 +26,9 @@ internal sealed class UnhandledPayloadFilter(EventConsumerRegistration registrat
         .ToArray();
 
     // Handled types whose payload can say, unread, that the module ignores it (SkipUnreadWhen).
-    private readonly (byte[] Type, UnreadWhen When)[] unreadWhen = registration.Handlers
+    private readonly (byte[] Type, byte[] Property, bool Value)[] unreadWhen = registration.Handlers
         .Where(h => h.Value.SkipUnread is not null)
-        .Select(h => (Encoding.UTF8.GetBytes(h.Key), h.Value.SkipUnread!))
+        .Select(h => (Encoding.UTF8.GetBytes(h.Key), Encoding.UTF8.GetBytes(h.Value.SkipUnread!.Property), h.Value.SkipUnread.Value))
         .ToArray();
 
     public byte[]? Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context)
@@ -42,8 +42,8 @@ internal sealed class UnhandledPayloadFilter(EventConsumerRegistration registrat
     {
         foreach (var name in unhandled)
             if (type.AsSpan().SequenceEqual(name)) return true;
-        foreach (var (name, when) in unreadWhen)
-            if (type.AsSpan().SequenceEqual(name)) return IncomingMessage.PeekBoolean(data, when.Utf8) == when.Value;
+        foreach (var (name, property, value) in unreadWhen)
+            if (type.AsSpan().SequenceEqual(name)) return IncomingMessage.PeekBoolean(data, property) == value;
         return false;
     }
 
