@@ -33,7 +33,8 @@ public sealed class StoreOptions
     /// Whether the thread that holds the write turn runs ahead of the process's other threads
     /// (<see cref="WriterPriority"/>; Linux, with <c>CAP_SYS_NICE</c> or <c>RLIMIT_NICE</c>; elsewhere
     /// the host logs why not and goes on without it): 6–14 % more orders/s at full speed on 2 cores,
-    /// ~12 % more p99 at 2,500 orders/s (docs/benchmarks.md, twenty-second session).
+    /// ~12 % more p99 at 2,500 orders/s (docs/benchmarks.md, twenty-second session; the
+    /// twenty-third's alternating runs at 2,500/s showed no difference beyond the noise).
     /// </summary>
     public bool RaiseWriterPriority { get; set; } = true;
 

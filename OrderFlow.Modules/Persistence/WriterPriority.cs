@@ -14,7 +14,8 @@ namespace OrderFlow.Persistence;
 /// was runnable but not running for ~30 % of the time it held the turn (6.5–9.4 s of 22–29 s in a
 /// 100k run; 1.8 s of 17–19 s raised). Raised: 6–14 % more orders/s at full speed in alternating
 /// runs, and ~12 % more p99 at 2,500 orders/s, where the threads on the Kafka path wait behind the
-/// holder (docs/benchmarks.md, twenty-second session).
+/// holder (docs/benchmarks.md, twenty-second session; no difference beyond the noise at 2,500/s
+/// in the twenty-third's).
 /// <para>
 /// Linux only, where a thread's nice value is its own (<c>setpriority(PRIO_PROCESS, tid)</c>):
 /// the holder runs at the process's nice value minus 20 (at most −20) and goes back to the
