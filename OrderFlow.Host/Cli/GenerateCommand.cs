@@ -120,6 +120,7 @@ internal static class GenerateCommand
             // allocations are not the orders'.
             var threadsBefore = ThreadCpu.Snapshot();
             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var switchesBefore = ContextSwitches.Read();
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             var report = await RunWithProgressAsync(generator, settings, metrics, cancellationToken);
             // Settled: the work the orders caused after their terminal state (notifications, a
@@ -127,16 +128,25 @@ internal static class GenerateCommand
             TimeSpan? settledAfter = settle && !attach ? await SettleAsync(cancellationToken) : null;
             var allocatedBytes = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
             var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+            var switches = ContextSwitches.Read() - switchesBefore;
             var cpuByThread = ThreadCpu.Between(threadsBefore, ThreadCpu.Snapshot(), cpuSeconds);
             var cpuMsPerOrder = report.Terminal == 0 ? 0 : cpuSeconds * 1000 / report.Terminal;
             var allocatedKbPerOrder = report.Terminal == 0 ? 0 : allocatedBytes / 1024.0 / report.Terminal;
+            // Per order, as the CPU: how many times a thread gave up its core, not only how long the work took.
+            double? switchesPerOrder = null, involuntaryPerOrder = null;
+            if (switches is { } counted && report.Terminal > 0)
+            {
+                switchesPerOrder = (double)counted.Total / report.Terminal;
+                involuntaryPerOrder = (double)counted.Involuntary / report.Terminal;
+            }
             var peakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
-            Print(report, peakRssMb, cpuSeconds, cpuMsPerOrder, allocatedKbPerOrder, cpuByThread);
+            Print(report, peakRssMb, cpuSeconds, cpuMsPerOrder, allocatedKbPerOrder, cpuByThread, switchesPerOrder, involuntaryPerOrder);
             if (reportFile is not null)
                 await File.WriteAllTextAsync(reportFile.FullName, JsonSerializer.Serialize(new
                 {
                     report, peak_rss_mb = peakRssMb, cpu_seconds = cpuSeconds, cpu_ms_per_order = cpuMsPerOrder,
                     allocated_kb_per_order = allocatedKbPerOrder, cpu_by_thread = cpuByThread,
+                    context_switches_per_order = switchesPerOrder, involuntary_context_switches_per_order = involuntaryPerOrder,
                     mode = attach ? "attach" : "standalone", stages = OrderFlow.Messaging.StageTimings.Snapshot(),
                     settled_seconds = report.ElapsedSeconds + settledAfter?.TotalSeconds,
                     settled_orders_per_second = settledAfter is { } after ? report.Terminal / (report.ElapsedSeconds + after.TotalSeconds) : (double?)null,
@@ -182,7 +192,7 @@ internal static class GenerateCommand
     }
 
     private static void Print(GenerateReport report, double peakRssMb, double cpuSeconds, double cpuMsPerOrder, double allocatedKbPerOrder,
-        IReadOnlyList<ThreadCpu.Group> cpuByThread)
+        IReadOnlyList<ThreadCpu.Group> cpuByThread, double? switchesPerOrder, double? involuntaryPerOrder)
     {
         var table = new Table().AddColumns("Measure", "Value");
         table.AddRow("Orders", $"{report.Terminal} of {report.Orders} terminal");
@@ -194,6 +204,8 @@ internal static class GenerateCommand
         table.AddRow("Peak RSS", $"{peakRssMb:F0} MB");
         table.AddRow("CPU per order", $"{cpuMsPerOrder:F2} ms ({cpuSeconds / Math.Max(report.ElapsedSeconds, 1e-9):F1} of {Environment.ProcessorCount} cores)");
         table.AddRow("Allocated per order", $"{allocatedKbPerOrder:F1} KB");
+        if (switchesPerOrder is { } perOrder)
+            table.AddRow("Context switches per order", $"{perOrder:F1} ({involuntaryPerOrder:F1} involuntary)");
         if (cpuByThread.Count > 0)
             table.AddRow("CPU by thread", string.Join("\n", cpuByThread.Take(6).Select(g => $"{g.Share:P0} {g.Name}")));
         AnsiConsole.Write(table);

@@ -51,6 +51,8 @@ public sealed class BenchCommandTests
                     Assert.That(groups.Sum(g => g.GetProperty("share").GetDouble()), Is.EqualTo(1.0).Within(0.02), $"{part}: the thread groups add up to the process");
                     Assert.That(groups.Single(g => g.GetProperty("name").GetString()!.StartsWith("thread pool", StringComparison.Ordinal)).GetProperty("seconds").GetDouble(),
                         Is.GreaterThan(0), $"{part}: the workers' CPU is seen");
+                    Assert.That(report.GetProperty(part).GetProperty("context_switches_per_order").GetDouble(), Is.GreaterThan(0),
+                        $"{part}: the threads' hand-offs per order are counted");
                 }
             }
             Assert.That(report.GetProperty("sustained").GetProperty("report").GetProperty("terminal").GetInt32(), Is.EqualTo(200));
