@@ -376,7 +376,7 @@ internal static class BenchCommand
 
     private static void PrintSummary(JsonObject report)
     {
-        var table = new Table().AddColumns("Run", "Orders", "Orders/s", "p50 / p95 / p99 ms", "Worst second p99 ms", "CPU ms/order", "KB/order", "Peak RSS MB", "Verify");
+        var table = new Table().AddColumns("Run", "Orders", "Orders/s", "p50 / p95 / p99 ms", "Worst second p99 ms", "CPU ms/order", "Switches/order", "KB/order", "Peak RSS MB", "Verify");
         IEnumerable<JsonNode?> runs = [report["sustained"], report["sustained_quarter"], report["batching_off"], .. (report["latency"] as JsonArray ?? [])];
         foreach (var run in runs.OfType<JsonObject>())
         {
@@ -392,6 +392,7 @@ internal static class BenchCommand
                 $"{latency?["p50_ms"]?.GetValue<double>():F0} / {latency?["p95_ms"]?.GetValue<double>():F0} / {latency?["p99_ms"]?.GetValue<double>():F0}",
                 r?["latency_by_second"] is JsonArray seconds && seconds.Count > 0 ? $"{seconds.Max(s => s?["p99_ms"]?.GetValue<double>() ?? 0):F0}" : "-",
                 $"{run["cpu_ms_per_order"]?.GetValue<double>():F2}",
+                Switches(run),
                 $"{run["allocated_kb_per_order"]?.GetValue<double>():F0}",
                 run["broker_peak_rss_mb"] is { } brokerRss
                     ? $"{run["peak_rss_mb"]?.GetValue<double>():F0} (+{brokerRss.GetValue<double>():F0} broker)"
@@ -401,8 +402,12 @@ internal static class BenchCommand
         if (report["floor"] is JsonObject floor && floor["orders"] is not null)
             table.AddRow(floor["deliveries_per_order"]?.GetValue<int>() == 16 ? "floor (all topics)" : "floor", $"{floor["completed"]}/{floor["orders"]}",
                 $"{floor["orders_per_second"]?.GetValue<double>():F0}", "-", "-", $"{floor["cpu_ms_per_order"]?.GetValue<double>():F2}",
-                $"{floor["allocated_kb_per_order"]?.GetValue<double>():F0}", "-", "-");
+                Switches(floor), $"{floor["allocated_kb_per_order"]?.GetValue<double>():F0}", "-", "-");
         AnsiConsole.Write(table);
+
+        // Not read on every system (ContextSwitches), and not in reports of builds before the twenty-fourth session.
+        static string Switches(JsonObject run) =>
+            run["context_switches_per_order"] is { } switches ? $"{switches.GetValue<double>():F1}" : "-";
     }
 
     private static JsonObject Machine()

@@ -105,6 +105,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
 
         var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
+        var switchesBefore = ContextSwitches.Read();
         var allocatedBefore = GC.GetTotalAllocatedBytes();
         var clock = Stopwatch.StartNew();
         Task[] stages =
@@ -137,6 +138,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
         clock.Stop();
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpuBefore;
+        var switches = ContextSwitches.Read() - switchesBefore;
         var allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
         await pipeline.StopAsync(workers, observe: true);
 
@@ -161,6 +163,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
             ["orders_per_second"] = orders / clock.Elapsed.TotalSeconds,
             ["cpu_ms_per_order"] = cpu.TotalMilliseconds / orders,
             ["allocated_kb_per_order"] = allocated / 1024.0 / orders,
+            ["context_switches_per_order"] = switches is { } counted ? (double)counted.Total / orders : null,
             ["write_turn_busy"] = TimeSpan.FromTicks(pipeline.gateHeldTicks).TotalSeconds / clock.Elapsed.TotalSeconds,
             ["transactions_per_order"] = (double)pipeline.transactions / orders,
             ["partitions"] = kafka.Partitions,

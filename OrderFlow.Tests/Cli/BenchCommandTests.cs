@@ -35,6 +35,8 @@ public sealed class BenchCommandTests
             Assert.That(floor.GetProperty("writer_priority_raised").GetBoolean(), Is.EqualTo(raisePermitted),
                 "the floor's write turn is raised as the flow's is, where this machine permits it");
             Assert.That(floor.GetProperty("cpu_ms_per_order").GetDouble(), Is.GreaterThan(0).And.LessThan(1_000), "floor: CPU per order");
+            if (OperatingSystem.IsLinux())
+                Assert.That(floor.GetProperty("context_switches_per_order").GetDouble(), Is.GreaterThan(0), "floor: the threads' hand-offs per order are counted");
             Assert.That(FloorEventIdVersions(Path.Combine(cluster.Directory, "floor.db")), Is.EqualTo(new[] { 7 }),
                 "the floor's event ids are time-ordered, as the flow's (random ones scatter its inbox inserts)");
             foreach (var part in new[] { "sustained", "batching_off" })
