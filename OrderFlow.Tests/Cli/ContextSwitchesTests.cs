@@ -21,8 +21,7 @@ public sealed class ContextSwitchesTests
         sleeper.Join();
 
         var counted = ContextSwitches.Read()!.Value - before;
-        Assert.That(counted.Voluntary, Is.GreaterThanOrEqualTo(50), "the ended thread's sleeps are still counted");
-        Assert.That(counted.Involuntary, Is.GreaterThanOrEqualTo(0));
-        Assert.That(counted.Total, Is.EqualTo(counted.Voluntary + counted.Involuntary));
+        // Voluntary, not involuntary: a thread that sleeps gives its core up itself.
+        Assert.That(counted.Voluntary, Is.GreaterThanOrEqualTo(50), "the ended thread's sleeps are still counted, as voluntary switches");
     }
 }
