@@ -68,7 +68,7 @@ internal sealed partial class EventConsumer<TContext>(
         // Cancelled at shutdown, or by a worker that failed: the poll thread must not wait on a
         // queue nobody drains any more.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var pool = new WorkerPool(this, registration.Module, registration.Topics, settings.Workers, settings.MaxBatchSize, stop);
+        var pool = new WorkerPool(this, registration.Module, registration.Topics, settings.Workers, settings.MaxBatchSize, BatchLinger.From(settings), stop);
         using var consumer = kafka.CreateRawConsumer(registration.GroupId, builder => builder
             .SetErrorHandler((_, error) =>
             {
@@ -115,7 +115,7 @@ internal sealed partial class EventConsumer<TContext>(
     /// The workers of one consumer. Partition → worker is fixed by the partition's topic and
     /// number, so one partition's messages are applied in order by one worker.
     /// </summary>
-    private sealed class WorkerPool(EventConsumer<TContext> owner, string module, IReadOnlyList<string> topics, int size, int maxBatch, CancellationTokenSource stop)
+    private sealed class WorkerPool(EventConsumer<TContext> owner, string module, IReadOnlyList<string> topics, int size, int maxBatch, BatchLinger linger, CancellationTokenSource stop)
     {
         private readonly Channel<ConsumeResult<byte[]?, byte[]?>>[] queues = Enumerable.Range(0, size)
             .Select(_ => Channel.CreateBounded<ConsumeResult<byte[]?, byte[]?>>(new BoundedChannelOptions(2 * maxBatch)
@@ -171,6 +171,7 @@ internal sealed partial class EventConsumer<TContext>(
             {
                 while (await reader.WaitToReadAsync(stop.Token))
                 {
+                    if (linger.ShouldWait(batch.Count, reader.Count)) await Task.Delay(linger.Wait, stop.Token);
                     batch.Clear();
                     while (batch.Count < maxBatch && reader.TryRead(out var next)) batch.Add(next);
                     await owner.ProcessAsync(batch, stop.Token);
