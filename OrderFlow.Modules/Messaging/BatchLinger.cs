@@ -12,8 +12,9 @@ namespace OrderFlow.Messaging;
 /// </summary>
 internal readonly record struct BatchLinger(TimeSpan Wait, int MinBatch)
 {
+    // A batch never holds more than MaxBatchSize: waiting for more than that would always wait.
     public static BatchLinger From(MessagingOptions options) =>
-        new(options.Batching ? TimeSpan.FromMilliseconds(options.BatchLingerMs) : TimeSpan.Zero, options.MinBatchSize);
+        new(options.Batching ? TimeSpan.FromMilliseconds(options.BatchLingerMs) : TimeSpan.Zero, Math.Min(options.MinBatchSize, options.MaxBatchSize));
 
     /// <summary>The smallest previous batch that shows messages coming in numbers.</summary>
     public int Busy => Math.Max(1, MinBatch / 4);

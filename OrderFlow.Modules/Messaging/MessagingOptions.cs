@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace OrderFlow.Messaging;
 
 /// <summary>Consumer loop and outbox relay tuning (<c>OrderFlow:Messaging</c>).</summary>
-public sealed class MessagingOptions : IValidatableObject
+public sealed class MessagingOptions
 {
     public const string Section = "OrderFlow:Messaging";
 
@@ -30,7 +30,10 @@ public sealed class MessagingOptions : IValidatableObject
     /// </summary>
     [Range(0, 1_000)] public int BatchLingerMs { get; set; } = 10;
 
-    /// <summary>How many queued messages make a batch worth applying without lingering (<see cref="BatchLingerMs"/>).</summary>
+    /// <summary>
+    /// How many queued messages make a batch worth applying without lingering
+    /// (<see cref="BatchLingerMs"/>); above <see cref="MaxBatchSize"/> it counts as that.
+    /// </summary>
     [Range(1, 10_000)] public int MinBatchSize { get; set; } = 200;
 
     /// <summary>One transaction per batch (true) or per message (false; for comparison only).</summary>
@@ -52,12 +55,4 @@ public sealed class MessagingOptions : IValidatableObject
 
     /// <summary>How often consumer lag (high watermark − committed offset) is measured for this process's consumer groups.</summary>
     [Range(50, 600_000)] public int LagIntervalMs { get; set; } = 1_000;
-
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
-    {
-        if (MinBatchSize > MaxBatchSize)
-            yield return new ValidationResult(
-                $"{Section}:{nameof(MinBatchSize)} ({MinBatchSize}) must not be larger than {nameof(MaxBatchSize)} ({MaxBatchSize}): a batch never holds more than {nameof(MaxBatchSize)} messages",
-                [nameof(MinBatchSize), nameof(MaxBatchSize)]);
-    }
 }

@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using OrderFlow.Messaging;
 
 namespace OrderFlow.Tests.Messaging;
@@ -43,16 +42,13 @@ public sealed class BatchLingerTests
     }
 
     [Test]
-    public void Validate_WhenTheMinimumBatchExceedsTheMaximum_SaysSo()
+    public void From_WhenTheMinimumBatchExceedsTheMaximum_WaitsForAFullBatchAtMost()
     {
-        var options = new MessagingOptions { MaxBatchSize = 100, MinBatchSize = 200 };
-        var results = new List<ValidationResult>();
+        // A worker configured for batches of 50 (tests, a cautious deployment) would otherwise wait on every batch.
+        var linger = BatchLinger.From(new MessagingOptions { MaxBatchSize = 50, MinBatchSize = 200 });
 
-        var valid = Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
-
-        Assert.That(valid, Is.False);
-        Assert.That(results.Single().ErrorMessage, Does.Contain("MinBatchSize (200) must not be larger than MaxBatchSize (100)"));
-        var defaults = new MessagingOptions();
-        Assert.That(Validator.TryValidateObject(defaults, new ValidationContext(defaults), [], validateAllProperties: true), Is.True, "the defaults");
+        Assert.That(linger.MinBatch, Is.EqualTo(50));
+        Assert.That(linger.ShouldWait(previousBatch: 50, queued: 50), Is.False, "a full batch is queued");
+        Assert.That(linger.ShouldWait(previousBatch: 50, queued: 49), Is.True);
     }
 }
