@@ -7,8 +7,10 @@ namespace OrderFlow.Messaging;
 /// one write turn and one transaction, with work that does not shrink with the batch (the turn's
 /// hand-over, the version check, the commit's whole pages, a relay pass and a fetch downstream);
 /// at moderate rates the batches were small and that work came to ~1.4× the CPU per order of a
-/// full-speed run. A trickle is not held back: at 100 orders/s the batches are a few messages and
-/// never linger. Off with <see cref="MessagingOptions.BatchLingerMs"/> 0 or with batching off.
+/// full-speed run. A trickle is not held back: at 100 orders/s, where a batch is a few messages,
+/// the latency did not change (docs/benchmarks.md, twenty-fourth session). A worker stopped while
+/// it lingers takes no batch: what was queued is read again after the restart, as any message not
+/// yet applied. Off with <see cref="MessagingOptions.BatchLingerMs"/> 0 or with batching off.
 /// </summary>
 internal readonly record struct BatchLinger(TimeSpan Wait, int MinBatch)
 {
