@@ -251,7 +251,7 @@ internal static class TrackedChangesWriter
         {
             var column = shape.Columns[i];
             (current[i], original[i]) = (currentValues[column], originalValues[column]);
-            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(current[i], original[i])) set |= 1UL << i;
+            if (Differs(shape, i, current[i], original[i])) set |= 1UL << i;
         }
         if (set == 0 && shape.Tokens.Length == 0) return null;
         return Update(entry.Metadata.DisplayName(), shape, set, current, original);
@@ -307,9 +307,13 @@ internal static class TrackedChangesWriter
     private static bool HasChanges(ModuleDbContext.LoadedRow row, TableShape shape)
     {
         for (var i = 0; i < shape.Columns.Length; i++)
-            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(shape.Getters[i].GetClrValueUsingContainingEntity(row.Row), row.Original[i])) return true;
+            if (Differs(shape, i, shape.Getters[i].GetClrValueUsingContainingEntity(row.Row), row.Original[i])) return true;
         return false;
     }
+
+    /// <summary>Whether column <paramref name="i"/>, not the key, holds another value than the snapshot's, by the column's value comparer.</summary>
+    private static bool Differs(TableShape shape, int i, object? value, object? original) =>
+        !shape.IsKey[i] && !shape.Comparers[i].Equals(value, original);
 
     /// <summary>
     /// <see cref="PrepareUpdate(EntityEntry, TableShape)"/> for a row read untracked: key and tokens
@@ -323,7 +327,7 @@ internal static class TrackedChangesWriter
         for (var i = 0; i < current.Length; i++)
         {
             var value = current[i] = shape.Getters[i].GetClrValueUsingContainingEntity(row.Row);
-            if (!shape.IsKey[i] && !shape.Comparers[i].Equals(value, row.Original[i])) set |= 1UL << i;
+            if (Differs(shape, i, value, row.Original[i])) set |= 1UL << i;
         }
         return set == 0 ? null : Update(shape.Table, shape, set, current, row.Original);
     }
