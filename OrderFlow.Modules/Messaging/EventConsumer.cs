@@ -420,7 +420,7 @@ internal sealed partial class EventConsumer<TContext>(
             await transaction!.CommitAsync(cancellationToken);
             StageTimings.Record($"{stage}.commit", mark);
             StageTimings.Record($"{stage}.gate-held", held, 0);
-            if (outboxRows.Count > 0) outboxSignal.Notify();
+            if (outboxRows.Count > 0) outboxSignal.Committed(inserts.OutboxRows);
             if (inbox.Count > 0) metrics.Processed(module, inbox.Count, Stopwatch.GetElapsedTime(started).TotalSeconds / inbox.Count);
             return true;
         }

@@ -33,7 +33,8 @@ public sealed class OutboxMessage
 /// </summary>
 public sealed class PendingOutboxRow
 {
-    public long Id { get; init; }
+    /// <summary>The row's id; set once the row is inserted when it is handed to the relay (<see cref="InboxOutboxWriter.PreparedInserts"/>).</summary>
+    public long Id { get; internal set; }
     public required string Topic { get; init; }
     public required byte[] Key { get; init; }
     public required byte[] Payload { get; init; }

@@ -150,7 +150,27 @@ internal static class InboxOutboxWriter
         Prepare(db, outbox, OutboxColumns, static row =>
         [
             row.EventId, row.EventType, row.EventVersion, row.Topic, row.Key, row.Payload, (object?)row.TraceParent ?? DBNull.Value, row.CreatedAt,
-        ]));
+        ]),
+        outbox.Select(ForRelay).ToArray());
+
+    /// <summary>An outbox row as the relay would read it back (<see cref="PendingAsync"/>), its id still to come.</summary>
+    internal static PendingOutboxRow ForRelay(OutboxMessage row)
+    {
+        Span<byte> typeName = stackalloc byte[256];
+        return new PendingOutboxRow
+        {
+            Topic = row.Topic,
+            Key = System.Text.Encoding.UTF8.GetBytes(row.Key),
+            // The same array the INSERT bound: nothing writes to a serialized payload afterwards.
+            Payload = row.Payload,
+            EventType = System.Text.Encoding.UTF8.TryGetBytes(row.EventType, typeName, out var written)
+                ? EventTypeNames.Shared.Intern(typeName[..written])
+                : System.Text.Encoding.UTF8.GetBytes(row.EventType),
+            EventVersion = row.EventVersion,
+            EventId = System.Text.Encoding.UTF8.GetBytes(row.EventId),
+            TraceParent = row.TraceParent is null ? null : System.Text.Encoding.UTF8.GetBytes(row.TraceParent),
+        };
+    }
 
     private static (Statement Statement, object?[][] Rows)? Prepare<T>(ModuleDbContext db, IReadOnlyList<T> rows, string[] properties, Func<T, object?[]> values)
     {
@@ -166,20 +186,29 @@ internal static class InboxOutboxWriter
         return (statement, prepared);
     }
 
-    /// <summary>A batch's inbox and outbox rows, ready to insert.</summary>
-    internal sealed class PreparedInserts((Statement Statement, object?[][] Rows)? inbox, (Statement Statement, object?[][] Rows)? outbox)
+    /// <summary>
+    /// A batch's inbox and outbox rows, ready to insert; and the outbox rows as the relay sends them,
+    /// which take their ids as they are inserted, so that the writer can hand them to the relay
+    /// once the transaction commits (<see cref="Messaging.OutboxSignal{TContext}.Committed"/>)
+    /// instead of the relay reading them back.
+    /// </summary>
+    internal sealed class PreparedInserts(
+        (Statement Statement, object?[][] Rows)? inbox, (Statement Statement, object?[][] Rows)? outbox, PendingOutboxRow[] forRelay)
     {
+        /// <summary>The outbox rows in id order; their ids are set by <see cref="Execute"/>, and are only theirs once the transaction commits.</summary>
+        public IReadOnlyList<PendingOutboxRow> OutboxRows => forRelay;
+
         /// <summary>Inserts the rows on the open transaction of <paramref name="statements"/>.</summary>
         public void Execute(StatementCache statements)
         {
-            Execute(statements, inbox);
-            Execute(statements, outbox);
-        }
-
-        private static void Execute(StatementCache statements, (Statement Statement, object?[][] Rows)? table)
-        {
-            if (table is not { } t) return;
-            foreach (var row in t.Rows) statements.Execute(t.Statement.Sql, row);
+            if (inbox is { } i)
+                foreach (var row in i.Rows) statements.Execute(i.Statement.Sql, row);
+            if (outbox is not { } o) return;
+            for (var r = 0; r < o.Rows.Length; r++)
+            {
+                statements.Execute(o.Statement.Sql, o.Rows[r]);
+                forRelay[r].Id = statements.LastInsertRowId;
+            }
         }
     }
 

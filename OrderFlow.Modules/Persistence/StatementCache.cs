@@ -82,6 +82,9 @@ internal sealed class StatementCache(ModuleDbContext db) : IDisposable
         return raw.sqlite3_changes(handle);
     }
 
+    /// <summary>The rowid of the last row <see cref="Execute"/> inserted on this connection (SQLite's <c>last_insert_rowid()</c>).</summary>
+    public long LastInsertRowId => raw.sqlite3_last_insert_rowid(handle ?? throw new InvalidOperationException("nothing was executed yet"));
+
     /// <summary>
     /// Whether the query <paramref name="sql"/> returns a row for <paramref name="values"/>, bound by
     /// position as <see cref="Execute"/> binds them. Needs the context's connection open, not a
