@@ -62,7 +62,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
             var winner = await FindByKeyAsync(idempotencyKey, cancellationToken) ?? throw new InvalidOperationException("idempotency key vanished");
             return new PlaceResult(winner.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, winner);
         }
-        signal.Notify();
+        signal.Committed(db.SavedOutboxRows());
         return new PlaceResult(PlaceOutcome.Created, order);
     }
 
@@ -103,7 +103,7 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         order.MoveTo(OrderStatus.Cancelled, OrderReasons.UserCancelled, now, new Outbox(db, order.TraceParent, now, Topics));
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        signal.Notify();
+        signal.Committed(db.SavedOutboxRows());
         return new CancelResult(CancelOutcome.Cancelled, order);
     }
 

@@ -67,7 +67,7 @@ internal sealed partial class OrderSagaService(
         foreach (var order in due) order.MoveTo(OrderStatus.Completed, null, now, new Outbox(db, order.TraceParent, now, kafka.Value.Layout));
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        signal.Notify();
+        signal.Committed(db.SavedOutboxRows());
         return expired.Count + due.Count;
     }
 

@@ -151,14 +151,17 @@ internal static class InboxOutboxWriter
         [
             row.EventId, row.EventType, row.EventVersion, row.Topic, row.Key, row.Payload, (object?)row.TraceParent ?? DBNull.Value, row.CreatedAt,
         ]),
-        outbox.Select(ForRelay).ToArray());
+        outbox.Select(static row => ForRelay(row)).ToArray());
 
-    /// <summary>An outbox row as the relay would read it back (<see cref="PendingAsync"/>), its id still to come.</summary>
-    internal static PendingOutboxRow ForRelay(OutboxMessage row)
+    /// <summary>An outbox row as the relay would read it back (<see cref="PendingAsync"/>); its id is 0 until it is inserted.</summary>
+    internal static PendingOutboxRow ForRelay(OutboxMessage row) => ForRelay(row, 0);
+
+    internal static PendingOutboxRow ForRelay(OutboxMessage row, long id)
     {
         Span<byte> typeName = stackalloc byte[256];
         return new PendingOutboxRow
         {
+            Id = id,
             Topic = row.Topic,
             Key = System.Text.Encoding.UTF8.GetBytes(row.Key),
             // The same array the INSERT bound: nothing writes to a serialized payload afterwards.

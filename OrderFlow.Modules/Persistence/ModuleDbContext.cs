@@ -186,6 +186,14 @@ public abstract class ModuleDbContext : DbContext
     /// <summary>The pending inserts of type <typeparamref name="T"/> (<see cref="Insert{T}"/>).</summary>
     public IEnumerable<T> Inserted<T>() => inserts?.OfType<T>() ?? [];
 
+    /// <summary>
+    /// The outbox rows a save of the change tracker wrote, in id order, as the relay sends them: for
+    /// the writer to hand over once its transaction commits (<see cref="Messaging.OutboxSignal{TContext}.Committed"/>).
+    /// </summary>
+    internal IReadOnlyList<PendingOutboxRow> SavedOutboxRows() =>
+        ChangeTracker.Entries<OutboxMessage>().Select(e => e.Entity).Where(m => m.Id > 0).OrderBy(m => m.Id)
+            .Select(m => InboxOutboxWriter.ForRelay(m, m.Id)).ToList();
+
     /// <summary>Forgets the pending inserts: they were written (or the unit of work is dropped).</summary>
     internal void DiscardInserts() => (inserts, insertedByOrder) = (null, null);
 

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using OrderFlow.Messaging;
+using OrderFlow.Orders;
 using OrderFlow.Orders.Data;
 using OrderFlow.Persistence;
 using OrderFlow.Tests.Support;
@@ -134,6 +135,35 @@ public sealed class OutboxHandOffTests
             Assert.That(inserts.OutboxRows.Select(Describe), Is.EqualTo(read.Select(Describe)));
             Assert.That(inserts.OutboxRows.Select(r => r.Id), Is.EqualTo(new long[] { 2, 3, 4 }));
             Assert.That(inserts.OutboxRows[1].EventType, Is.SameAs(read[1].EventType), "one array per event type name, as the relay's read");
+        });
+    }
+
+    [Test]
+    public async Task OrderPlacement_HandsOverTheRowsOfEachPath_AsTheTableHoldsThem()
+    {
+        using var store = InMemoryStore.Orders();
+        var signal = new OutboxSignal<OrdersDbContext>();
+        var clock = TimeProvider.System;
+        var order = new NewOrder("USER-001", [new NewOrderLine("PROD-001", 2, 10m)]);
+        string placed;
+        await using (var db = store.NewContext())
+            placed = (await new OrderPlacement(db, signal, clock).PlaceAsync(order, "key-1", CancellationToken.None)).Order.Id;
+        await using (var db = store.NewContext())
+            await new OrderPlacement(db, signal, clock).PlaceManyAsync([order, order], CancellationToken.None);
+        await using (var db = store.NewContext())
+            Assert.That((await new OrderPlacement(db, signal, clock).CancelAsync(placed, CancellationToken.None)).Outcome, Is.EqualTo(CancelOutcome.Cancelled));
+
+        var handedOver = new List<PendingOutboxRow>();
+        var taken = signal.TryTake(after: 0, limit: 100, handedOver);
+        await using var reader = store.NewContext();
+        var (read, _) = await InboxOutboxWriter.PendingAsync(reader, 0, 100, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(taken, Is.True);
+            Assert.That(read.Select(r => Utf8(r.EventType)), Is.EqualTo(new[] { "OrderCreated", "OrderCreated", "OrderCreated", "OrderStatusChanged", "OrderCancelled" }),
+                "one order placed through the API, two by the load generator, the first cancelled");
+            Assert.That(handedOver.Select(Describe), Is.EqualTo(read.Select(Describe)), "the HTTP API's place and cancel, and the load generator's batch");
         });
     }
 
