@@ -13,7 +13,8 @@ public sealed class StatementCacheTests
 {
     private static readonly object?[] Values =
     [
-        "text", "", "ü €", null, DBNull.Value, 42, 1L << 40, (short)-3, (byte)7, true, false, 2.5, 0.1f,
+        // Text longer than a small buffer too, and a short one after a long one.
+        "text", "", "ü €", new string('é', 400), "short again", new string('x', 5_000), null, DBNull.Value, 42, 1L << 40, (short)-3, (byte)7, true, false, 2.5, 0.1f,
         1m, 59.970m, -0.0000001m, 79228162514264337593543950335m, new byte[] { 1, 2, 255 }, Array.Empty<byte>(), DayOfWeek.Friday,
     ];
 
