@@ -142,11 +142,16 @@ public sealed class ProbeHost : IAsyncDisposable
         return new ProbeHost(host, databasePath);
     }
 
-    /// <summary>The probe has no migrations; its tables are created from the model, once per file.</summary>
+    /// <summary>
+    /// The probe has no migrations; its tables are created from the model, once per file, in WAL
+    /// mode as the modules' store migrator leaves a file: in rollback-journal mode a consumer's
+    /// read snapshot (ReadSnapshot) would hold the other writers' commits back.
+    /// </summary>
     private static async Task CreateSchemaAsync(IServiceProvider services)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ProbeDbContext>();
+        SqlitePragmas.EnableWal(db.Database.GetConnectionString()!, new StoreOptions().PageSize);
         if (await db.Database.SqlQueryRaw<int>("SELECT count(*) AS \"Value\" FROM sqlite_master WHERE name = 'probe_inbox'").SingleAsync() > 0) return;
         await db.Database.ExecuteSqlRawAsync(db.Database.GenerateCreateScript());
     }
