@@ -24,8 +24,8 @@ namespace OrderFlow.Messaging;
 /// concurrent writers this read would need the pending rows' ids instead.
 /// </para>
 /// <para>
-/// The consumers and the load generator hand their rows over as they commit
-/// (<see cref="OutboxSignal{TContext}.Committed"/>): while those rows carry on from the mark without
+/// The consumers, the load generator, the HTTP API's place and cancel and the saga hand their rows
+/// over as they commit (<see cref="OutboxSignal{TContext}.Committed"/>): while those rows carry on from the mark without
 /// a gap, the relay sends them without reading the table (the read cost ~5 % of all allocations,
 /// docs/benchmarks.md). Any gap (a row from a path that does not hand off, a full queue, a failed
 /// delivery) sends it back to the table. The backlog gauge then counts the rows handed over.
