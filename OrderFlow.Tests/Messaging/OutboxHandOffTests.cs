@@ -132,7 +132,7 @@ public sealed class OutboxHandOffTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(inserts.OutboxRows.Select(Describe), Is.EqualTo(read.Select(Describe)));
+            Assert.That(inserts.OutboxRows.Select(PendingRows.Describe), Is.EqualTo(read.Select(PendingRows.Describe)));
             Assert.That(inserts.OutboxRows.Select(r => r.Id), Is.EqualTo(new long[] { 2, 3, 4 }));
             Assert.That(inserts.OutboxRows[1].EventType, Is.SameAs(read[1].EventType), "one array per event type name, as the relay's read");
         });
@@ -161,9 +161,9 @@ public sealed class OutboxHandOffTests
         Assert.Multiple(() =>
         {
             Assert.That(taken, Is.True);
-            Assert.That(read.Select(r => Utf8(r.EventType)), Is.EqualTo(new[] { "OrderCreated", "OrderCreated", "OrderCreated", "OrderStatusChanged", "OrderCancelled" }),
+            Assert.That(read.Select(r => PendingRows.Utf8(r.EventType)), Is.EqualTo(new[] { "OrderCreated", "OrderCreated", "OrderCreated", "OrderStatusChanged", "OrderCancelled" }),
                 "one order placed through the API, two by the load generator, the first cancelled");
-            Assert.That(handedOver.Select(Describe), Is.EqualTo(read.Select(Describe)), "the HTTP API's place and cancel, and the load generator's batch");
+            Assert.That(handedOver.Select(PendingRows.Describe), Is.EqualTo(read.Select(PendingRows.Describe)), "the HTTP API's place and cancel, and the load generator's batch");
         });
     }
 
@@ -173,11 +173,6 @@ public sealed class OutboxHandOffTests
         Topic = i == 2 ? "payment-events" : "order-events", Key = $"ORD-ü-{i}",
         Payload = [(byte)'{', (byte)i, 0xC3, (byte)'}'], TraceParent = i % 2 == 0 ? null : $"00-{i}", CreatedAt = DateTime.UtcNow,
     };
-
-    private static string Describe(PendingOutboxRow r) =>
-        $"{r.Id}|{Utf8(r.EventId)}|{Utf8(r.EventType)}|{r.EventVersion}|{r.Topic}|{Utf8(r.Key)}|{Convert.ToHexString(r.Payload)}|{(r.TraceParent is null ? "null" : Utf8(r.TraceParent))}";
-
-    private static string Utf8(byte[] bytes) => System.Text.Encoding.UTF8.GetString(bytes);
 
     private static PendingOutboxRow[] Rows(params long[] ids) => ids.Select(id => new PendingOutboxRow
     {

@@ -111,7 +111,8 @@ public sealed class StatementCacheTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(some.Concat(rest).Select(Read), Is.EqualTo(expected.Skip(1).Select(Describe)));
+            // The relay's form: text columns as their UTF-8 bytes.
+            Assert.That(some.Concat(rest).Select(PendingRows.Describe), Is.EqualTo(expected.Skip(1).Select(Describe)));
             Assert.That(backlog, Is.EqualTo(3), "the limit was reached: all rows after the mark are counted");
             Assert.That(left, Is.EqualTo(1));
             Assert.That(some[1].EventType, Is.SameAs(some[0].EventType).And.SameAs(rest[0].EventType), "rows of one event type share one array");
@@ -119,10 +120,6 @@ public sealed class StatementCacheTests
 
         static string Describe(OutboxMessage m) =>
             $"{m.Id}|{m.EventId}|{m.EventType}|{m.EventVersion}|{m.Topic}|{m.Key}|{Convert.ToHexString(m.Payload)}|{m.TraceParent ?? "null"}";
-        // The relay's form: text columns as their UTF-8 bytes.
-        static string Read(PendingOutboxRow r) =>
-            $"{r.Id}|{Utf8(r.EventId)}|{Utf8(r.EventType)}|{r.EventVersion}|{r.Topic}|{Utf8(r.Key)}|{Convert.ToHexString(r.Payload)}|{(r.TraceParent is null ? "null" : Utf8(r.TraceParent))}";
-        static string Utf8(byte[] bytes) => System.Text.Encoding.UTF8.GetString(bytes);
     }
 
     [Test]
