@@ -111,7 +111,7 @@ internal static class GenerateCommand
             // Attached, the consumers run in the host: their lag is not known here.
             var metrics = attach ? null : host.Services.GetService<OrderFlow.Messaging.MessagingMetrics>();
             var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System,
-                metrics is null ? null : () => WorstPartitionLag(metrics));
+                metrics is null ? null : () => WorstPartitionLag(metrics), attach ? null : host.Services.GetService<OrderFlow.Orders.TerminalOrderFeed>());
             // CPU of this process while the orders ran (the embedded broker's too when it runs here):
             // per order, a figure that noise on a shared machine moves less than orders/s.
             // Bytes allocated on the managed heap per order: unlike time, the machine's load does

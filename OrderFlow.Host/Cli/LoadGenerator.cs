@@ -40,9 +40,12 @@ public sealed record GenerateReport(
 /// store until every order is terminal. Latency is creation to terminal state, as the store
 /// recorded them. With <paramref name="worstPartitionLag"/> (the most messages any consumer group
 /// of this process has unread in one partition) it also holds off while a group is more than
-/// <see cref="GenerateSettings.MaxPartitionLag"/> behind.
+/// <see cref="GenerateSettings.MaxPartitionLag"/> behind. With <paramref name="terminalOrders"/>
+/// (the Orders module runs in this process) it learns of the orders that finish here as they
+/// commit, instead of reading the store for them; it still looks up by id, in the store, the
+/// orders it has not seen finish for a while (made terminal by another process, say).
 /// </summary>
-public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider clock, Func<long>? worstPartitionLag = null)
+public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider clock, Func<long>? worstPartitionLag = null, TerminalOrderFeed? terminalOrders = null)
 {
     private const int ChunkSize = 500;
     private static readonly TimeSpan LookInterval = TimeSpan.FromMilliseconds(200);
@@ -67,6 +70,7 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
         TimeSpan? measuredFrom = settings.Warmup == 0 ? TimeSpan.Zero : null;
         var lagHeld = TimeSpan.Zero;
         TimeSpan? lagHeldSince = null;
+        using var feed = terminalOrders?.Start();
 
         while ((created < total || tally.Pending.Count > 0) && stopwatch.Elapsed < deadline)
         {
@@ -109,14 +113,19 @@ public sealed class LoadGenerator(IServiceScopeFactory scopes, TimeProvider cloc
             // — CPU the measured flow did not get. The latencies come from the orders' own
             // timestamps, not from when the watcher sees them, and 50 ms of finished orders is a
             // sliver of the cap.
+            // From the feed, a look costs a queue's take: on every pass.
             var sinceLook = stopwatch.Elapsed - lastLook;
-            if (sinceLook >= LookInterval
+            if (feed is not null || sinceLook >= LookInterval
                 || toCreate <= 0 && (created >= total || (room <= 0 || draining) && sinceLook >= LookIntervalAtCap))
             {
                 lastLook = stopwatch.Elapsed;
                 var looking = Stopwatch.GetTimestamp();
                 var before = tally.Pending.Count;
-                watchFrom = await CollectAsync(tally, watchFrom, cancellationToken);
+                if (feed is null) watchFrom = await CollectAsync(tally, watchFrom, cancellationToken);
+                else
+                {
+                    while (feed.TryTake(out var order)) tally.Finish(new FinishedOrder(order.Id, order.Status, order.CreatedAt, order.TerminalAt));
+                }
                 if (tally.Pending.Count < before) lastProgress = stopwatch.Elapsed;
                 else if ((created >= total || draining || tally.Pending.Count >= settings.MaxInFlight) && tally.Pending.Count > 0 && stopwatch.Elapsed - lastProgress >= SweepAfter)
                 {

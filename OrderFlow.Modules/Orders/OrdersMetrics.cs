@@ -10,16 +10,19 @@ namespace OrderFlow.Orders;
 /// end-to-end duration from creation to the terminal state. They are recorded from the state
 /// changes the module commits (<see cref="Collect"/>, called by every save of an
 /// <see cref="Data.OrdersDbContext"/> in an application that has this service), so every path — handlers, the saga, the
-/// cancel API — counts once, and a rolled-back unit of work counts nothing.
+/// cancel API — counts once, and a rolled-back unit of work counts nothing. The orders made
+/// terminal also go to the <see cref="TerminalOrderFeed"/>, while someone watches it.
 /// </summary>
 public sealed class OrdersMetrics
 {
     private readonly Counter<long> created;
     private readonly Counter<long> terminal;
     private readonly Histogram<double> duration;
+    private readonly TerminalOrderFeed? feed;
 
-    public OrdersMetrics(IMeterFactory meters)
+    public OrdersMetrics(IMeterFactory meters, TerminalOrderFeed? feed = null)
     {
+        this.feed = feed;
         var meter = meters.Create(MessagingTelemetry.Name);
         created = meter.CreateCounter<long>("orderflow.orders.created", "{order}", "Orders created");
         terminal = meter.CreateCounter<long>("orderflow.orders.terminal", "{order}", "Orders that reached a terminal state, by outcome and reason");
@@ -59,11 +62,14 @@ public sealed class OrdersMetrics
     {
         var outcome = new KeyValuePair<string, object?>("outcome", order.Status.ToString());
         var reason = new KeyValuePair<string, object?>("reason", ReasonCategory(order.Reason));
-        var seconds = ((order.TerminalAt ?? order.UpdatedAt) - order.CreatedAt).TotalSeconds;
+        var terminalAt = order.TerminalAt ?? order.UpdatedAt;
+        var seconds = (terminalAt - order.CreatedAt).TotalSeconds;
+        var fed = feed is { Watched: true } ? new TerminalOrderFeed.TerminalOrder(order.Id, order.Status, order.CreatedAt, terminalAt) : null;
         db.AfterCommit(() =>
         {
             terminal.Add(1, outcome, reason);
             duration.Record(Math.Max(0, seconds), outcome);
+            if (fed is not null) feed!.Committed(fed);
         });
     }
 

@@ -28,6 +28,7 @@ public static class OrdersModule
         if (!section.GetValue("Enabled", true)) return builder;
 
         builder.Services.AddOptions<OrdersOptions>().BindKnown(section).ValidateDataAnnotations();
+        builder.Services.AddSingleton<TerminalOrderFeed>();
         builder.Services.AddSingleton<OrdersMetrics>();
         builder.Services.AddModuleStore<OrdersDbContext>(builder.Configuration);
         builder.Services.AddEventConsumer<OrdersDbContext>("orders", Topics.InventoryEvents, Topics.PaymentEvents)

@@ -34,6 +34,33 @@ public sealed class LoadGeneratorTests
     }
 
     [Test]
+    public async Task Run_WithTheTerminalOrderFeed_TakesEachOrderAsTheStoreHoldsIt()
+    {
+        await using var host = await TestHost.StartAsync();
+        // The clock that hides every order from the window of the store (as above): with the feed,
+        // the generator does not read that window at all.
+        var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), new ShiftedClock(TimeSpan.FromSeconds(10)),
+            terminalOrders: host.Service<OrderFlow.Orders.TerminalOrderFeed>());
+        var settings = new GenerateSettings(Orders: 30, Rate: 0, Users: 5, MaxInFlight: 10, Products: ["PROD-001", "PROD-002"], Seed: 7,
+            Timeout: TimeSpan.FromSeconds(60));
+
+        var report = await generator.RunAsync(settings, null, CancellationToken.None);
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var latencies = (await scope.ServiceProvider.GetRequiredService<OrdersDbContext>().Orders.AsNoTracking()
+            .Select(o => new { o.CreatedAt, o.TerminalAt }).ToListAsync()).Select(o => (o.TerminalAt!.Value - o.CreatedAt).TotalMilliseconds).Order().ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.TimedOut, Is.False);
+            Assert.That(report.Terminal, Is.EqualTo(30));
+            Assert.That(report.Latency.Count, Is.EqualTo(30));
+            Assert.That(report.Latency.MaxMs, Is.EqualTo(latencies[^1]).Within(0.001), "latency from the committed times, as the store holds them");
+            Assert.That(report.Outcomes, Is.EqualTo(new Dictionary<string, int> { ["Completed"] = 30 }));
+        });
+        Assert.DoesNotThrow(() => host.Service<OrderFlow.Orders.TerminalOrderFeed>().Start().Dispose(), "the run's watch ended with it");
+    }
+
+    [Test]
     public async Task Run_WithAWarmup_StartsTheMeasuredOrdersOnceEveryWarmupOrderIsTerminal()
     {
         await using var host = await TestHost.StartAsync();
