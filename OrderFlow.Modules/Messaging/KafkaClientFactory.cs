@@ -48,6 +48,9 @@ public sealed class KafkaClientFactory(IOptions<KafkaOptions> options)
             AutoOffsetReset = AutoOffsetReset.Earliest,
             SocketNagleDisable = true,
             EnablePartitionEof = false,
+            // Nothing reads a consumed message's broker timestamp; without this Confluent.Kafka
+            // asks librdkafka for it on every message (one more native call each).
+            ConsumeResultFields = "headers,topic",
         };
         if (Options.UsingEmbeddedBroker) EmbeddedTuning.Apply(config);
         else ClusterTuning.Apply(config);
