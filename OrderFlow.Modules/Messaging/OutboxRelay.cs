@@ -38,7 +38,9 @@ internal sealed partial class OutboxRelay<TContext>(
 {
     private static readonly TimeSpan DeleteInterval = TimeSpan.FromMilliseconds(250);
 
-    private readonly string module = StoreServiceCollectionExtensions.TablePrefixOf(typeof(TContext));
+    private readonly string module = Stages.Module;
+    // The rows a pass takes from the hand-off; a pass that reads the table gets a list of its own.
+    private readonly List<PendingOutboxRow> handedOff = [];
     private long deliveredThrough;
     private long deletedThrough;
     private long lastDelete = Stopwatch.GetTimestamp();
@@ -98,13 +100,14 @@ internal sealed partial class OutboxRelay<TContext>(
     internal async Task<int> RelayOnceAsync(CancellationToken cancellationToken)
     {
         var mark = Stopwatch.GetTimestamp();
-        var rows = new List<PendingOutboxRow>();
+        var rows = handedOff;
+        rows.Clear();
         long backlog;
         if (signal.TryTake(deliveredThrough, options.Value.OutboxBatchSize, rows))
         {
             // The rows the writers handed over as they committed: the next ids, none left out.
             backlog = rows.Count + signal.Queued;
-            mark = StageTimings.Record($"relay.{module}.handed-off", mark, rows.Count);
+            mark = StageTimings.Record(Stages.HandedOff, mark, rows.Count);
         }
         else
         {
@@ -114,7 +117,7 @@ internal sealed partial class OutboxRelay<TContext>(
                 // A full batch means there may be more: they are counted, so the backlog gauge is not capped at the batch size.
                 (rows, backlog) = await InboxOutboxWriter.PendingAsync(db, deliveredThrough, options.Value.OutboxBatchSize, cancellationToken);
             }
-            mark = StageTimings.Record($"relay.{module}.select", mark, rows.Count);
+            mark = StageTimings.Record(Stages.Select, mark, rows.Count);
         }
         metrics.SetOutboxBacklog(module, backlog);
         if (rows.Count == 0)
@@ -165,7 +168,7 @@ internal sealed partial class OutboxRelay<TContext>(
             }
         }
         await done.Task.WaitAsync(cancellationToken);
-        mark = StageTimings.Record($"relay.{module}.produce", mark, rows.Count);
+        mark = StageTimings.Record(Stages.Produce, mark, rows.Count);
 
         // Only the unbroken run of delivered rows counts: a row after a failed one is sent again
         // with it next pass (the inbox absorbs the copy), so order per key is kept.
@@ -177,7 +180,7 @@ internal sealed partial class OutboxRelay<TContext>(
             metrics.OutboxPublished(module, run);
         }
         await DeleteDeliveredAsync(force: false);
-        StageTimings.Record($"relay.{module}.delete", mark, 0);
+        StageTimings.Record(Stages.Delete, mark, 0);
         if (failed > 0) throw new KafkaException(new Error(ErrorCode.Local_Fail, $"{failed} of {rows.Count} outbox rows were not delivered: {firstError}"));
         return run;
     }
@@ -193,7 +196,7 @@ internal sealed partial class OutboxRelay<TContext>(
         {
             var held = Stopwatch.GetTimestamp();
             await db.OutboxMessages.Where(m => m.Id <= through).ExecuteDeleteAsync(CancellationToken.None);
-            StageTimings.Record($"relay.{module}.delete-held", held, 0);
+            StageTimings.Record(Stages.DeleteHeld, held, 0);
         }
         deletedThrough = through;
         lastDelete = Stopwatch.GetTimestamp();
@@ -225,6 +228,17 @@ internal sealed partial class OutboxRelay<TContext>(
 
     private static Header NewVersionHeader(int version) =>
         new(HeaderNames.EventVersion, Encoding.UTF8.GetBytes(version.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+    // This module's stage names (StageTimings), made once rather than formatted on every pass.
+    private static class Stages
+    {
+        public static readonly string Module = StoreServiceCollectionExtensions.TablePrefixOf(typeof(TContext));
+        public static readonly string HandedOff = $"relay.{Module}.handed-off";
+        public static readonly string Select = $"relay.{Module}.select";
+        public static readonly string Produce = $"relay.{Module}.produce";
+        public static readonly string Delete = $"relay.{Module}.delete";
+        public static readonly string DeleteHeld = $"relay.{Module}.delete-held";
+    }
 
     [LoggerMessage(LogLevel.Warning, "Outbox relay of {Module}: the producer could not be created at start; the first message tries again")]
     private partial void LogConnectFailed(Exception ex, string module);
