@@ -13,6 +13,9 @@ public static class StartupFailure
     /// <summary>The exit code of "nothing ran" (also a missing database for <c>verify</c>, a busy <c>--out</c> for <c>bench</c>).</summary>
     public const int ExitCode = 2;
 
+    /// <summary>How the one line starts (a parent process, such as <c>bench</c>'s, recognises its child's by it).</summary>
+    public const string LinePrefix = "OrderFlow cannot start: ";
+
     /// <summary>
     /// The setting's problem, when <paramref name="error"/> is one: options that failed their
     /// validation (<see cref="OptionsValidationException"/>, also what OrderFlow's own start-up
@@ -50,7 +53,7 @@ public static class StartupFailure
         }
         catch (Exception ex) when (ConfigurationProblem(ex) is { } problem)
         {
-            await error.WriteLineAsync($"OrderFlow cannot start: {problem}");
+            await error.WriteLineAsync(LinePrefix + problem);
             return ExitCode;
         }
     }

@@ -268,7 +268,7 @@ internal static class BenchCommand
             var broker = new BrokerProcess(process, port);
             try
             {
-                _ = process.StandardError.ReadToEndAsync(CancellationToken.None);
+                var errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
                 while (await process.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
                 {
                     if (!line.Contains("listening", StringComparison.Ordinal)) continue;
@@ -276,13 +276,27 @@ internal static class BenchCommand
                     return broker;
                 }
                 await process.WaitForExitAsync(cancellationToken);
-                throw new InvalidOperationException($"the broker process exited ({process.ExitCode}) before it listened on port {port}");
+                throw Failed(process.ExitCode, port, await errors);
             }
             catch
             {
                 await broker.DisposeAsync();
                 throw;
             }
+        }
+
+        /// <summary>
+        /// Why the broker process ended before it listened. It gets the bench's pass-through
+        /// settings, and a setting it refuses is the user's to fix: its one line ("OrderFlow cannot
+        /// start: …") becomes the bench's own, as a setting the bench itself refused would.
+        /// </summary>
+        private static Exception Failed(int exitCode, int port, string errors)
+        {
+            var lines = errors.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (exitCode == StartupFailure.ExitCode && lines.FirstOrDefault(l => l.StartsWith(StartupFailure.LinePrefix, StringComparison.Ordinal)) is { } refused)
+                return new OptionsValidationException("--broker-process", typeof(BrokerProcess), [$"the broker process (--broker-process) refused the settings: {refused[StartupFailure.LinePrefix.Length..]}"]);
+            var tail = string.Join(Environment.NewLine, lines.TakeLast(5));
+            return new InvalidOperationException($"the broker process exited ({exitCode}) before it listened on port {port}{(tail.Length > 0 ? ":" + Environment.NewLine + tail : "")}");
         }
 
         /// <summary>The broker process's peak resident set (VmHWM), in MB.</summary>

@@ -66,6 +66,25 @@ public sealed class BenchCommandTests
         });
     }
 
+    [Test]
+    public async Task Bench_WhenTheBrokerProcessRefusesASetting_SaysWhichInOneLine()
+    {
+        using var cluster = new ProcessCluster();
+        // The broker process gets the bench's pass-through settings and refuses an unknown one.
+        await using var bench = HostProcess.Start(
+            ["bench", "--orders", "20", "--skip", "raw,floor,small,unbatched,latency", "--broker-process", "--out", cluster.Directory, "--Kafka:Bogus=1"], null);
+
+        var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
+
+        var output = string.Join(Environment.NewLine, bench.Output);
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit, Is.EqualTo(OrderFlow.Host.StartupFailure.ExitCode), output);
+            Assert.That(output, Does.Contain("OrderFlow cannot start: the broker process (--broker-process) refused the settings: Kafka:Bogus is not a setting"));
+            Assert.That(output, Does.Not.Contain("Unhandled exception"));
+        });
+    }
+
     /// <summary>Whether this machine lets a thread of this process be raised (<see cref="OrderFlow.Persistence.WriterPriority"/>); leaves it off.</summary>
     private static bool RaisePermitted()
     {
