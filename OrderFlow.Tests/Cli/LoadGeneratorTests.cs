@@ -37,8 +37,9 @@ public sealed class LoadGeneratorTests
     public async Task Run_WithTheTerminalOrderFeed_TakesEachOrderAsTheStoreHoldsIt()
     {
         await using var host = await TestHost.StartAsync();
-        // The clock that hides every order from the window of the store (as above): with the feed,
-        // the generator does not read that window at all.
+        // The clock that hides every order from the window of the store (as above). With the feed
+        // the generator does not read that window; what this shows is that the figures it takes
+        // from the feed are the store's (TerminalOrderFeedTests shows that the feed holds them).
         var generator = new LoadGenerator(host.Services.GetRequiredService<IServiceScopeFactory>(), new ShiftedClock(TimeSpan.FromSeconds(10)),
             terminalOrders: host.Service<OrderFlow.Orders.TerminalOrderFeed>());
         var settings = new GenerateSettings(Orders: 30, Rate: 0, Users: 5, MaxInFlight: 10, Products: ["PROD-001", "PROD-002"], Seed: 7,
