@@ -1,8 +1,8 @@
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OrderFlow.Payment.Data;
 using OrderFlow.Persistence;
+using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Persistence;
 
@@ -22,11 +22,7 @@ public sealed class ContextPoolTests
     public void SetUp()
     {
         directory = Directory.CreateTempSubdirectory("orderflow-pool-").FullName;
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["OrderFlow:Database:Path"] = Path.Combine(directory, "store.db"),
-        }).Build();
-        services = new ServiceCollection().AddLogging().AddModuleStore<PaymentDbContext>(configuration).BuildServiceProvider();
+        services = TestStores.Payment(Path.Combine(directory, "store.db"));
     }
 
     [TearDown]

@@ -1,9 +1,9 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OrderFlow.Payment.Data;
 using OrderFlow.Persistence;
+using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Persistence;
 
@@ -22,9 +22,7 @@ public sealed class ReadSnapshotTests
     public async Task SetUp()
     {
         directory = Directory.CreateTempSubdirectory("orderflow-snapshot-").FullName;
-        services = new ServiceCollection().AddLogging().AddModuleStore<PaymentDbContext>(new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["OrderFlow:Database:Path"] = Path.Combine(directory, "store.db") }).Build())
-            .BuildServiceProvider();
+        services = TestStores.Payment(Path.Combine(directory, "store.db"));
         await using var scope = services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<PaymentDbContext>().Database.MigrateAsync();
     }

@@ -1,10 +1,10 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OrderFlow.Messaging;
 using OrderFlow.Payment.Data;
 using OrderFlow.Persistence;
+using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Persistence;
 
@@ -33,12 +33,7 @@ public sealed class SqlitePragmasTests
     [Test]
     public void Open_OfAPooledConnectionAgain_FindsTheSettingsOfTheFirstOpen()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["OrderFlow:Database:Path"] = Path.Combine(directory, "store.db"),
-            ["OrderFlow:Database:BusyTimeoutMs"] = "4321",
-        }).Build();
-        using var services = new ServiceCollection().AddLogging().AddModuleStore<PaymentDbContext>(configuration).BuildServiceProvider();
+        using var services = TestStores.Payment(Path.Combine(directory, "store.db"), ("BusyTimeoutMs", "4321"));
 
         var first = Settings(services);
         var second = Settings(services);
@@ -100,11 +95,7 @@ public sealed class SqlitePragmasTests
     [Test]
     public async Task Query_OverListsOfIdsOfAnyLength_IsOneSqlTextWithOneJsonParameter_AndFindsTheRows()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["OrderFlow:Database:Path"] = Path.Combine(directory, "store.db"),
-        }).Build();
-        await using var services = new ServiceCollection().AddLogging().AddModuleStore<PaymentDbContext>(configuration).BuildServiceProvider();
+        await using var services = TestStores.Payment(Path.Combine(directory, "store.db"));
         await using (var scope = services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<PaymentDbContext>();
@@ -169,13 +160,8 @@ public sealed class SqlitePragmasTests
     }
 
     /// <summary>A store on <paramref name="path"/>, with <c>PageSize</c> set when <paramref name="pageSize"/> is not null.</summary>
-    private static ServiceProvider StoreServices(string path, string? pageSize)
-    {
-        var settings = new Dictionary<string, string?> { ["OrderFlow:Database:Path"] = path };
-        if (pageSize is not null) settings["OrderFlow:Database:PageSize"] = pageSize;
-        return new ServiceCollection().AddLogging().AddModuleStore<PaymentDbContext>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
-            .BuildServiceProvider();
-    }
+    private static ServiceProvider StoreServices(string path, string? pageSize) =>
+        pageSize is null ? TestStores.Payment(path) : TestStores.Payment(path, ("PageSize", pageSize));
 
     /// <summary>Runs the store's migrator as the host does at start-up.</summary>
     private static async Task MigrateAsync(IServiceProvider services)
