@@ -36,19 +36,20 @@ public sealed class Outbox
     /// inserted with the batch's other rows in one statement, untracked (see InboxOutboxWriter).
     /// A consumed <paramref name="message"/>'s traceparent was checked and parsed when the message
     /// was (<see cref="IncomingMessage.TraceContext"/>), so it is not parsed again here; without
-    /// one (no message, as for a batch of placed orders, or no valid traceparent) the current trace
-    /// or a new one is used.
+    /// one (no message, as for a batch of placed orders, or no valid traceparent) the
+    /// <paramref name="traceParent"/> given, if valid (an order placed over HTTP brings its
+    /// request's), else the current trace or a new one is used.
     /// </summary>
-    internal Outbox(List<OutboxMessage> rows, IncomingMessage? message, DateTime now, TopicLayout topics)
+    internal Outbox(List<OutboxMessage> rows, IncomingMessage? message, DateTime now, TopicLayout topics, string? traceParent = null)
     {
         this.rows = rows;
         this.topics = topics;
         if (message?.TraceParent is { } valid)
         {
-            traceParent = valid;
+            this.traceParent = valid;
             activityTraceId = message.TraceContext.TraceId;
         }
-        else traceParent = Tracing.CurrentOrNew(null);
+        else this.traceParent = Tracing.IsValid(traceParent) ? traceParent! : Tracing.CurrentOrNew(null);
         this.now = now;
     }
 

@@ -30,11 +30,16 @@ public sealed record NewOrder(string UserId, IReadOnlyList<NewOrderLine> Items, 
             request.ShippingAddress is { } a ? new Contracts.ShippingAddress(a.Line1!, a.City!, a.PostalCode!, a.Country!) : null);
 }
 
+/// <summary>One order to place: the validated request, its idempotency key with the request's hash, and the trace it belongs to (null: the current one or a new one).</summary>
+internal sealed record PendingOrder(NewOrder Request, string? IdempotencyKey, string? Hash, string? TraceParent);
+
 /// <summary>
 /// Creates and cancels orders: the order row and its events (<c>OrderCreated</c>,
 /// <c>OrderCancelled</c>) commit in one transaction of the Orders store; the relay publishes them.
+/// With an <see cref="OrderIntake"/> (the Orders module registers one), orders placed one at a
+/// time share their transactions with the others placed meanwhile.
 /// </summary>
-public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbContext> signal, TimeProvider clock, IOptions<KafkaOptions>? kafka = null)
+public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbContext> signal, TimeProvider clock, IOptions<KafkaOptions>? kafka = null, OrderIntake? intake = null)
 {
     private TopicLayout Topics => kafka?.Value.Layout ?? TopicLayout.Default;
 
@@ -44,34 +49,54 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
     {
         var hash = idempotencyKey is null ? null : Hash(request);
         if (idempotencyKey is not null && await FindByKeyAsync(idempotencyKey, cancellationToken) is { } existing)
-            return new PlaceResult(existing.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, existing);
+            return Replay(existing, hash);
+        // The trace is the caller's (an HTTP request's), taken here: the intake writes on a thread of its own.
+        var pending = new PendingOrder(request, idempotencyKey, hash, intake is null ? null : Tracing.CurrentOrNew(null));
+        return intake is null
+            ? await PlaceAloneAsync(pending, cancellationToken)
+            : await intake.PlaceAsync(pending).WaitAsync(cancellationToken);
+    }
 
+    /// <summary>
+    /// Places one order in a transaction of its own. A key that another request committed
+    /// meanwhile makes the insert fail; that request's order is the answer then.
+    /// </summary>
+    internal async Task<PlaceResult> PlaceAloneAsync(PendingOrder pending, CancellationToken cancellationToken)
+    {
         // Inserts only: a new order and its OrderCreated, which no consumer has seen yet.
         await using var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken, insertsOnly: true);
-        var order = Add(request, idempotencyKey, hash, null);
+        var order = Add(pending, null);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
-        catch (DbUpdateException) when (idempotencyKey is not null)
+        catch (DbUpdateException) when (pending.IdempotencyKey is { } key)
         {
             // Two requests with the same key raced; the other one won.
             await transaction.RollbackAsync(CancellationToken.None);
             db.ChangeTracker.Clear();
-            var winner = await FindByKeyAsync(idempotencyKey, cancellationToken) ?? throw new InvalidOperationException("idempotency key vanished");
-            return new PlaceResult(winner.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, winner);
+            var winner = await FindByKeyAsync(key, cancellationToken) ?? throw new InvalidOperationException("idempotency key vanished");
+            return Replay(winner, pending.Hash);
         }
         signal.Committed(db.SavedOutboxRows());
         return new PlaceResult(PlaceOutcome.Created, order);
     }
 
     /// <summary>Creates many orders in one transaction (the load generator's path).</summary>
-    public async Task<IReadOnlyList<Order>> PlaceManyAsync(IReadOnlyList<NewOrder> requests, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<Order>> PlaceManyAsync(IReadOnlyList<NewOrder> requests, CancellationToken cancellationToken) =>
+        InsertAsync(requests.Select(r => new PendingOrder(r, null, null, null)).ToList(), "generator.gate-held", cancellationToken);
+
+    /// <summary>
+    /// Inserts the orders, in this order, in one transaction, with the prepared statements the
+    /// consumers' batches use. Their idempotency keys must differ from each other; one that is
+    /// in the store already fails the whole transaction (<see cref="OrderIntake"/> then places them one by one).
+    /// </summary>
+    internal async Task<IReadOnlyList<Order>> InsertAsync(IReadOnlyList<PendingOrder> pending, string stage, CancellationToken cancellationToken)
     {
         // Built before the write turn is taken; the outbox rows go in untracked, as the consumers' do.
-        var outboxRows = new List<OutboxMessage>(requests.Count);
-        var orders = requests.Select(r => Add(r, null, null, outboxRows)).ToList();
+        var outboxRows = new List<OutboxMessage>(pending.Count);
+        var orders = pending.Select(p => Add(p, outboxRows)).ToList();
         var save = TrackedChangesWriter.Prepare(db);
         var inserts = InboxOutboxWriter.Prepare(db, [], outboxRows);
         await using (var transaction = await db.Database.BeginWriteTransactionAsync(cancellationToken, insertsOnly: true))
@@ -86,11 +111,15 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
             await transaction.CommitAsync(cancellationToken);
             // Still in the write turn, so the rows reach the relay in id order.
             signal.Committed(inserts.OutboxRows);
-            StageTimings.Record("generator.gate-held", held, requests.Count);
+            StageTimings.Record(stage, held, pending.Count);
         }
         db.DiscardInserts();
         return orders;
     }
+
+    /// <summary>The answer to a request whose key an order has already: that order, unless the request differs from the one that created it.</summary>
+    internal static PlaceResult Replay(Order existing, string? hash) =>
+        new(existing.RequestHash == hash ? PlaceOutcome.Replayed : PlaceOutcome.KeyConflict, existing);
 
     public async Task<CancelResult> CancelAsync(string orderId, CancellationToken cancellationToken)
     {
@@ -107,10 +136,11 @@ public sealed class OrderPlacement(OrdersDbContext db, OutboxSignal<OrdersDbCont
         return new CancelResult(CancelOutcome.Cancelled, order);
     }
 
-    private Order Add(NewOrder request, string? idempotencyKey, string? hash, List<OutboxMessage>? outboxRows)
+    private Order Add(PendingOrder pending, List<OutboxMessage>? outboxRows)
     {
+        var (request, idempotencyKey, hash, traceParent) = pending;
         var now = clock.GetUtcNow().UtcDateTime;
-        var outbox = outboxRows is null ? new Outbox(db, null, now, Topics) : new Outbox(outboxRows, message: null, now, Topics);
+        var outbox = outboxRows is null ? new Outbox(db, traceParent, now, Topics) : new Outbox(outboxRows, message: null, now, Topics, traceParent);
         var order = new Order
         {
             Id = NewOrderId(),

@@ -39,7 +39,9 @@ public static class OrdersModule
             .Handle<PaymentFailed, PaymentFailedHandler>()
             .PreloadUntracked((OrdersDbContext db, IReadOnlySet<string> orderIds) => db.Orders.Where(o => orderIds.Contains(o.Id)));
         builder.Services.AddScoped<OrderPlacement>();
-        builder.Services.AddScoped<IValidator<PlaceOrderRequest>, PlaceOrderRequestValidator>();
+        builder.Services.AddSingleton<OrderIntake>();
+        // Stateless: its rules are built once, not for every request.
+        builder.Services.AddSingleton<IValidator<PlaceOrderRequest>, PlaceOrderRequestValidator>();
         builder.Services.AddHostedService<OrderSagaService>();
         builder.Services.AddSingleton<Marker>();
         return builder;

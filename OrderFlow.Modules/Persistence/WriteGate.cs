@@ -33,6 +33,10 @@ public static class WriteGate
         return new WriteTurn(gate, home);
     }
 
+    /// <summary>How many writers of this process wait for the file's write turn, for tests.</summary>
+    internal static int Waiting(DatabaseFacade database) =>
+        Gates.TryGetValue(database.GetConnectionString() ?? "", out var gate) ? gate.Queued : 0;
+
     /// <summary>
     /// A write transaction taken in turn: the gate is held until the transaction is disposed,
     /// so commit or roll back inside an <c>await using</c>. Its commit raises the module's
