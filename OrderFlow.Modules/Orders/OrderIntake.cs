@@ -69,7 +69,16 @@ public sealed partial class OrderIntake(IServiceScopeFactory scopes, ILogger<Ord
                 continue;
             }
             Volatile.Write(ref writing, batch.Count);
-            await WriteAsync(batch);
+            try
+            {
+                await WriteAsync(batch);
+            }
+            catch (Exception ex)
+            {
+                // Not expected (WriteAsync answers every caller itself), but a writer that ended
+                // here would leave every later caller waiting: these get the error, the loop goes on.
+                foreach (var placing in batch) placing.Result.TrySetException(ex);
+            }
             Volatile.Write(ref writing, 0);
             batch.Clear();
         }
@@ -108,15 +117,17 @@ public sealed partial class OrderIntake(IServiceScopeFactory scopes, ILogger<Ord
         }
         catch (Exception ex)
         {
-            // Rolled back: nothing of it is in the store.
+            // Rolled back: nothing of it is in the store. (After its commit InsertAsync only hands
+            // the rows to the relay and counts them, which do not throw; a failure there would
+            // place the orders twice.)
             if (IsConstraint(ex)) LogKeyRace(batch.Count);
             else LogPlacingAlone(ex, batch.Count);
             foreach (var placing in batch) await PlaceAloneAsync(placing);
             return;
         }
 
-        for (var i = 0; i < placed.Count; i++) placed[i].Result.SetResult(new PlaceResult(PlaceOutcome.Created, orders[i]));
-        foreach (var (placing, first) in sameKey) placing.Result.SetResult(OrderPlacement.Replay(orders[first], placing.Order.Hash));
+        for (var i = 0; i < placed.Count; i++) placed[i].Result.TrySetResult(new PlaceResult(PlaceOutcome.Created, orders[i]));
+        foreach (var (placing, first) in sameKey) placing.Result.TrySetResult(OrderPlacement.Replay(orders[first], placing.Order.Hash));
     }
 
     private static bool IsConstraint(Exception? ex)
@@ -132,11 +143,11 @@ public sealed partial class OrderIntake(IServiceScopeFactory scopes, ILogger<Ord
         {
             Interlocked.Increment(ref transactions);
             await using var scope = scopes.CreateAsyncScope();
-            placing.Result.SetResult(await scope.ServiceProvider.GetRequiredService<OrderPlacement>().PlaceAloneAsync(placing.Order, CancellationToken.None));
+            placing.Result.TrySetResult(await scope.ServiceProvider.GetRequiredService<OrderPlacement>().PlaceAloneAsync(placing.Order, CancellationToken.None));
         }
         catch (Exception ex)
         {
-            placing.Result.SetException(ex);
+            placing.Result.TrySetException(ex);
         }
     }
 
