@@ -62,15 +62,36 @@ public static class OrderFlowApp
     /// <summary>A host without HTTP: the modules only (used by <c>generate</c> when it runs alone).</summary>
     public static async Task<IHost> BuildWorkerAsync(string[] args, Action<IConfigurationBuilder>? configure = null)
     {
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddSecretsFile();
-        configure?.Invoke(builder.Configuration);
+        var builder = WorkerBuilder(args, configure);
         var broker = await builder.ConnectBrokerAsync();
         builder.AddOrderFlow();
         var host = builder.Build();
         ValidateSettings(host.Services);
         host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrderFlow").LogInformation("{Broker}", broker.Announcement);
         return host;
+    }
+
+    /// <summary>
+    /// Throws what <see cref="BuildWorkerAsync"/> would throw for a setting it refuses (see
+    /// <see cref="StartupFailure.ConfigurationProblem"/>), without reaching a broker or starting
+    /// anything: for a verb that hands its settings to the worker hosts of child processes
+    /// (<c>bench</c>), so that a bad one fails before the first child runs, not after minutes.
+    /// </summary>
+    public static void CheckWorkerSettings(string[] args)
+    {
+        var builder = WorkerBuilder(args, null);
+        KafkaOptions.Read(builder.Configuration);
+        builder.AddOrderFlow();
+        using var host = builder.Build();
+        ValidateSettings(host.Services);
+    }
+
+    private static HostApplicationBuilder WorkerBuilder(string[] args, Action<IConfigurationBuilder>? configure)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddSecretsFile();
+        configure?.Invoke(builder.Configuration);
+        return builder;
     }
 
     /// <summary>

@@ -62,6 +62,17 @@ internal static class BenchCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var passThrough = CommandLine.ConfigArgs(result);
+            // Every run gets these settings: one a run would refuse stops the bench here, before
+            // the parts that read them in this process and minutes before the first run.
+            try
+            {
+                OrderFlowApp.CheckWorkerSettings(passThrough);
+            }
+            catch (Exception ex) when (StartupFailure.ConfigurationProblem(ex) is { } problem)
+            {
+                Console.Error.WriteLine($"{StartupFailure.LinePrefix}{problem}");
+                return StartupFailure.ExitCode;
+            }
             var separateBroker = result.GetValue(brokerProcess);
             var directory = result.GetValue(output)!;
             directory.Create();

@@ -66,22 +66,27 @@ public sealed class BenchCommandTests
         });
     }
 
-    [Test]
-    public async Task Bench_WhenTheBrokerProcessRefusesASetting_SaysWhichInOneLine()
+    // Every run gets the bench's pass-through settings; one they would refuse used to surface
+    // only when the first run's process started (after the raw-broker and floor parts), or, with
+    // --broker-process, as the broker process's exit. Now nothing runs at all.
+    [TestCase("--Kafka:Bogus=1", "Kafka:Bogus is not a setting", true)]
+    [TestCase("--OrderFlow:Messaging:MaxBatchSize=0", "The field MaxBatchSize must be between 1 and 10000", false)]
+    public async Task Bench_WhenASettingWouldBeRefused_SaysWhichInOneLine_BeforeAnythingRuns(string setting, string problem, bool brokerProcess)
     {
         using var cluster = new ProcessCluster();
-        // The broker process gets the bench's pass-through settings and refuses an unknown one.
+        var output = Path.Combine(cluster.Directory, "bench");
         await using var bench = HostProcess.Start(
-            ["bench", "--orders", "20", "--skip", "raw,floor,small,unbatched,latency", "--broker-process", "--out", cluster.Directory, "--Kafka:Bogus=1"], null);
+            ["bench", "--orders", "20", "--skip", "small,unbatched,latency", "--out", output, .. brokerProcess ? ["--broker-process"] : Array.Empty<string>(), setting], null);
 
         var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
 
-        var output = string.Join(Environment.NewLine, bench.Output);
+        var text = string.Join(Environment.NewLine, bench.Output);
         Assert.Multiple(() =>
         {
-            Assert.That(exit, Is.EqualTo(OrderFlow.Host.StartupFailure.ExitCode), output);
-            Assert.That(output, Does.Contain("OrderFlow cannot start: the broker process (--broker-process) refused the settings: Kafka:Bogus is not a setting"));
-            Assert.That(output, Does.Not.Contain("Unhandled exception"));
+            Assert.That(exit, Is.EqualTo(OrderFlow.Host.StartupFailure.ExitCode), text);
+            Assert.That(text, Does.Contain(OrderFlow.Host.StartupFailure.LinePrefix).And.Contain(problem));
+            Assert.That(text, Does.Not.Contain("Unhandled exception"));
+            Assert.That(Directory.Exists(output), Is.False, "no part ran: the raw broker, the floor and the runs write there");
         });
     }
 
@@ -161,13 +166,16 @@ public sealed class BenchCommandTests
     public async Task Bench_WhenItsSettingsKeepARunFromStarting_StopsAfterItSayingWhy()
     {
         using var cluster = new ProcessCluster();
-        await using var bench = HostProcess.Start(["bench", "--orders", "100", "--skip", "raw,floor", "--out", cluster.Directory, "--OrderFlow:Messaging:MaxBatchSise=10"], null);
+        // A setting the up-front check passes (it opens no database) and the run cannot use: its
+        // store's path names a directory.
+        var directory = Directory.CreateDirectory(Path.Combine(cluster.Directory, "a-directory")).FullName;
+        await using var bench = HostProcess.Start(["bench", "--orders", "100", "--skip", "raw,floor", "--out", cluster.Directory, $"--OrderFlow:Database:Path={directory}"], null);
 
         var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
 
         Assert.That(exit, Is.EqualTo(2), string.Join(Environment.NewLine, bench.Output));
         Assert.That(bench.Output, Has.One.StartsWith("bench: the run sustained could not start, so nothing more was run.")
-            .And.Contain("OrderFlow:Messaging:MaxBatchSise is not a setting"));
+            .And.Contain("the database file (OrderFlow:Database:Path) cannot be used"));
         Assert.That(File.Exists(Path.Combine(cluster.Directory, "sustained-quarter.db")), Is.False, "the next run did not start");
     }
 }
