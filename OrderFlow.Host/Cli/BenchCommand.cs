@@ -63,16 +63,9 @@ internal static class BenchCommand
         {
             var passThrough = CommandLine.ConfigArgs(result);
             // Every run gets these settings: one a run would refuse stops the bench here, before
-            // the parts that read them in this process and minutes before the first run.
-            try
-            {
-                OrderFlowApp.CheckWorkerSettings(passThrough);
-            }
-            catch (Exception ex) when (StartupFailure.ConfigurationProblem(ex) is { } problem)
-            {
-                Console.Error.WriteLine($"{StartupFailure.LinePrefix}{problem}");
-                return StartupFailure.ExitCode;
-            }
+            // the parts that read them in this process and minutes before the first run. What it
+            // throws becomes the one line and exit code of StartupFailure (CommandLine.RunAsync).
+            OrderFlowApp.CheckWorkerSettings(passThrough);
             var separateBroker = result.GetValue(brokerProcess);
             var directory = result.GetValue(output)!;
             directory.Create();
