@@ -118,8 +118,9 @@ public sealed partial class OrderIntake(IServiceScopeFactory scopes, ILogger<Ord
         catch (Exception ex)
         {
             // Rolled back: nothing of it is in the store. (After its commit InsertAsync only hands
-            // the rows to the relay and counts them, which do not throw; a failure there would
-            // place the orders twice.)
+            // the rows to the relay, which does not throw, and counts them in an after-commit
+            // action, whose failure ModuleDbContext logs instead of throwing; a failure reported
+            // from there would place the orders twice.)
             if (IsConstraint(ex)) LogKeyRace(batch.Count);
             else LogPlacingAlone(ex, batch.Count);
             foreach (var placing in batch) await PlaceAloneAsync(placing);

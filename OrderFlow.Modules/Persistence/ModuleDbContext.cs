@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.Logging;
 
 namespace OrderFlow.Persistence;
 
@@ -55,7 +57,8 @@ public abstract class ModuleDbContext : DbContext
 
     /// <summary>
     /// Runs <paramref name="action"/> once the current unit of work commits, and never if it rolls
-    /// back. For observing what happened (metrics), never for changing state.
+    /// back. For observing what happened (metrics), never for changing state. An action that throws
+    /// is logged, and the commit still succeeds for its caller.
     /// </summary>
     public void AfterCommit(Action action) => (afterCommit ??= []).Add(action);
 
@@ -64,7 +67,20 @@ public abstract class ModuleDbContext : DbContext
         var actions = afterCommit;
         afterCommit = null;
         if (actions is null) return;
-        foreach (var action in actions) action();
+        foreach (var action in actions)
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception ex)
+            {
+                // The unit of work has committed. An observer that throws must not make it look
+                // failed: its caller would apply it again — a consumer's batch is absorbed by the
+                // inbox, but orders placed without an idempotency key would be placed twice.
+                AfterCommitLog.ActionFailed(this.GetService<ILoggerFactory>().CreateLogger<ModuleDbContext>(), ex, GetType().Name);
+            }
+        }
     }
 
     internal void DiscardAfterCommit() => afterCommit = null;
@@ -399,4 +415,10 @@ public abstract class ModuleDbContext : DbContext
 public interface IOrderRow
 {
     string OrderId { get; }
+}
+
+internal static partial class AfterCommitLog
+{
+    [LoggerMessage(LogLevel.Error, "An action run after a commit of {Context} failed; the commit stands and the other actions ran")]
+    public static partial void ActionFailed(ILogger logger, Exception ex, string context);
 }
