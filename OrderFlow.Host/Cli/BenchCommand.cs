@@ -99,6 +99,7 @@ internal static class BenchCommand
             }
             report["finished_at"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
             report["machine_load_after"] = LoadAverage();
+            if (AgainstFloor(report) is { } ratios) report["flow_against_floor"] = ratios;
             await SaveAsync();
             PrintSummary(report);
             AnsiConsole.MarkupLine($"Report: [bold]{Markup.Escape(file)}[/]");
@@ -422,10 +423,31 @@ internal static class BenchCommand
                 $"{floor["orders_per_second"]?.GetValue<double>():F0}", "-", "-", $"{floor["cpu_ms_per_order"]?.GetValue<double>():F2}",
                 Switches(floor), $"{floor["allocated_kb_per_order"]?.GetValue<double>():F0}", "-", "-");
         AnsiConsole.Write(table);
+        if (report["flow_against_floor"] is JsonObject ratios)
+            AnsiConsole.MarkupLine($"sustained against the floor, run on the same machine minutes apart: ×{ratios["orders_per_second"]?.GetValue<double>():F2} its orders/s at ×{ratios["cpu_ms_per_order"]?.GetValue<double>():F2} its CPU per order");
 
         // Not read on every system (ContextSwitches), and not in reports of builds before the twenty-fourth session.
         static string Switches(JsonObject run) =>
             run["context_switches_per_order"] is { } switches ? $"{switches.GetValue<double>():F1}" : "-";
+    }
+
+    /// <summary>
+    /// The sustained run's orders/s (settled, to the last module's work, as the floor's are to its
+    /// last notification) and CPU per order as multiples of the floor's: the machine's speed, which
+    /// moves by a third between days, cancels out of them. Null unless both ran.
+    /// </summary>
+    internal static JsonObject? AgainstFloor(JsonObject report)
+    {
+        if (report["floor"] is not JsonObject floor || floor["orders_per_second"] is null || report["sustained"] is not JsonObject sustained) return null;
+        var perSecond = (sustained["settled_orders_per_second"] ?? sustained["report"]?["orders_per_second"])?.GetValue<double>();
+        var cpu = sustained["cpu_ms_per_order"]?.GetValue<double>();
+        if (perSecond is null || cpu is null) return null;
+        return new JsonObject
+        {
+            ["orders_per_second"] = Math.Round(perSecond.Value / floor["orders_per_second"]!.GetValue<double>(), 3),
+            ["cpu_ms_per_order"] = Math.Round(cpu.Value / floor["cpu_ms_per_order"]!.GetValue<double>(), 3),
+            ["floor_deliveries_per_order"] = floor["deliveries_per_order"]?.GetValue<int>(),
+        };
     }
 
     private static JsonObject Machine()
@@ -436,6 +458,9 @@ internal static class BenchCommand
             ["processors"] = Environment.ProcessorCount,
             ["memory"] = memory?.Split(':')[1].Trim(),
             ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            // The kernel says which kind of virtual machine ran the bench: on these machines its
+            // hypervisor moved every figure by a third between sessions (docs/benchmarks.md, twenty-eighth).
+            ["kernel"] = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : Environment.OSVersion.VersionString,
             ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             ["server_gc"] = System.Runtime.GCSettings.IsServerGC,
             ["load_average_before"] = LoadAverage(),

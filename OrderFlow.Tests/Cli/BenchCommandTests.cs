@@ -58,6 +58,16 @@ public sealed class BenchCommandTests
                 }
             }
             Assert.That(report.GetProperty("sustained").GetProperty("report").GetProperty("terminal").GetInt32(), Is.EqualTo(200));
+            var sustained = report.GetProperty("sustained");
+            var ratios = report.GetProperty("flow_against_floor");
+            Assert.That(ratios.GetProperty("orders_per_second").GetDouble(),
+                Is.EqualTo(sustained.GetProperty("settled_orders_per_second").GetDouble() / floor.GetProperty("orders_per_second").GetDouble()).Within(0.001),
+                "the sustained run's settled orders/s as a multiple of the floor's");
+            Assert.That(ratios.GetProperty("cpu_ms_per_order").GetDouble(),
+                Is.EqualTo(sustained.GetProperty("cpu_ms_per_order").GetDouble() / floor.GetProperty("cpu_ms_per_order").GetDouble()).Within(0.001));
+            Assert.That(ratios.GetProperty("floor_deliveries_per_order").GetInt32(), Is.EqualTo(16));
+            Assert.That(bench.Output, Has.Some.Contains("sustained against the floor"));
+            Assert.That(report.GetProperty("machine").GetProperty("kernel").GetString(), Is.Not.Empty, "the kernel, which says what kind of machine ran it");
             var latency = report.GetProperty("latency")[0].GetProperty("report");
             Assert.That(latency.GetProperty("warmup_orders").GetInt32(), Is.EqualTo(50));
             Assert.That(latency.GetProperty("latency").GetProperty("count").GetInt32(), Is.EqualTo(100), "the warm-up orders are not measured");
