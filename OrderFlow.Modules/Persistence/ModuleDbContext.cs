@@ -1,7 +1,9 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace OrderFlow.Persistence;
 
@@ -78,7 +80,9 @@ public abstract class ModuleDbContext : DbContext
                 // The unit of work has committed. An observer that throws must not make it look
                 // failed: its caller would apply it again — a consumer's batch is absorbed by the
                 // inbox, but orders placed without an idempotency key would be placed twice.
-                AfterCommitLog.ActionFailed(this.GetService<ILoggerFactory>().CreateLogger<ModuleDbContext>(), ex, GetType().Name);
+                // Looked up so that it cannot throw here itself.
+                var loggers = this.GetInfrastructure().GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+                AfterCommitLog.ActionFailed(loggers.CreateLogger<ModuleDbContext>(), ex, GetType().Name);
             }
         }
     }
@@ -419,6 +423,6 @@ public interface IOrderRow
 
 internal static partial class AfterCommitLog
 {
-    [LoggerMessage(LogLevel.Error, "An action run after a commit of {Context} failed; the commit stands and the other actions ran")]
+    [LoggerMessage(LogLevel.Error, "An action run after a commit of {Context} failed; the commit stands, and the other actions run")]
     public static partial void ActionFailed(ILogger logger, Exception ex, string context);
 }
