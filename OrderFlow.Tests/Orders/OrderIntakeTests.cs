@@ -7,6 +7,7 @@ using OrderFlow.Messaging;
 using OrderFlow.Orders;
 using OrderFlow.Orders.Data;
 using OrderFlow.Persistence;
+using OrderFlow.Tests.Support;
 
 namespace OrderFlow.Tests.Orders;
 
@@ -57,7 +58,7 @@ public sealed class OrderIntakeTests
         await using (await HoldWriteTurnAsync())
         {
             placing = Enumerable.Range(0, count).Select(i => PlaceInTraceAsync(Order, key: null, trace => traces[i] = trace)).ToArray();
-            await WaitUntilAsync(() => Intake.Waiting == count, $"{count} orders in the intake");
+            await Eventually.Until(() => Intake.Waiting == count, $"{count} orders in the intake", TimeSpan.FromSeconds(10));
         }
         var results = await Task.WhenAll(placing);
 
@@ -87,7 +88,7 @@ public sealed class OrderIntakeTests
             retry = PlaceAsync(Order, "key-1");
             otherBody = PlaceAsync(OtherOrder, "key-1");
             unkeyed = PlaceAsync(Order, null);
-            await WaitUntilAsync(() => Intake.Waiting == 4, "4 orders in the intake");
+            await Eventually.Until(() => Intake.Waiting == 4, "4 orders in the intake", TimeSpan.FromSeconds(10));
         }
 
         Assert.Multiple(async () =>
@@ -111,14 +112,14 @@ public sealed class OrderIntakeTests
         {
             // Taken by the intake at once: it waits for the turn with this order alone.
             ahead = PlaceAsync(Order, null);
-            await WaitUntilAsync(() => Intake is { Queued: 0, Waiting: 1 }, "the first order taken");
+            await Eventually.Until(() => Intake is { Queued: 0, Waiting: 1 }, "the first order taken", TimeSpan.FromSeconds(10));
             keyed = PlaceAsync(Order, "key-2");
             unkeyed = PlaceAsync(Order, null);
-            await WaitUntilAsync(() => Intake.Queued == 2, "two orders queued behind it");
+            await Eventually.Until(() => Intake.Queued == 2, "two orders queued behind it", TimeSpan.FromSeconds(10));
             // The same key from a placement without the intake: it queues for the turn before the
             // intake's next transaction does, and commits first.
             elsewhere = PlaceWithoutIntakeAsync(Order, "key-2");
-            await WaitUntilAsync(() => WriteGateWaiting() == 2, "the first order's transaction and the other placement wait for the turn");
+            await Eventually.Until(() => WriteGateWaiting() == 2, "the first order's transaction and the other placement wait for the turn", TimeSpan.FromSeconds(10));
         }
 
         Assert.Multiple(async () =>
@@ -162,16 +163,6 @@ public sealed class OrderIntakeTests
         var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
         return await WriteGate.EnterAsync(db.Database, CancellationToken.None);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (deadline.Elapsed > TimeSpan.FromSeconds(10)) Assert.Fail($"not reached in 10 s: {what}");
-            await Task.Delay(5);
-        }
     }
 
     private int WriteGateWaiting()
