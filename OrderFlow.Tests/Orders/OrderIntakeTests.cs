@@ -158,11 +158,21 @@ public sealed class OrderIntakeTests
     });
 
     /// <summary>Takes the Orders store's write turn; the intake's transactions wait until it is disposed.</summary>
-    private async Task<WriteTurn> HoldWriteTurnAsync()
+    /// <summary>Takes the store's write turn; disposing the result releases it, then the scope it was taken in.</summary>
+    private async Task<IAsyncDisposable> HoldWriteTurnAsync()
     {
         var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-        return await WriteGate.EnterAsync(db.Database, CancellationToken.None);
+        return new HeldTurn(await WriteGate.EnterAsync(db.Database, CancellationToken.None), scope);
+    }
+
+    private sealed class HeldTurn(WriteTurn turn, AsyncServiceScope scope) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await turn.DisposeAsync();
+            await scope.DisposeAsync();
+        }
     }
 
     private int WriteGateWaiting()
