@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using OrderFlow.Host.Cli;
 using OrderFlow.Tests.Support;
 
@@ -17,7 +18,7 @@ public sealed class BenchCommandTests
         using var cluster = new ProcessCluster();
         await using var bench = HostProcess.Start(
             ["bench", "--orders", "200", "--unbatched-orders", "100", "--rates", "50", "--rate-seconds", "2", "--warmup-seconds", "1",
-             "--raw-messages", "1000", "--floor-orders", "300", "--floor-all-topics", "--broker-process", "--out", cluster.Directory, "--Logging:LogLevel:Default=Warning"], null);
+             "--raw-messages", "1000", "--floor-orders", "300", "--floor-all-topics", "--stress-orders", "30", "--broker-process", "--out", cluster.Directory, "--Logging:LogLevel:Default=Warning"], null);
 
         var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(4));
 
@@ -39,7 +40,7 @@ public sealed class BenchCommandTests
                 Assert.That(floor.GetProperty("context_switches_per_order").GetDouble(), Is.GreaterThan(0), "floor: the threads' hand-offs per order are counted");
             Assert.That(FloorEventIdVersions(Path.Combine(cluster.Directory, "floor.db")), Is.EqualTo(new[] { 7 }),
                 "the floor's event ids are time-ordered, as the flow's (random ones scatter its inbox inserts)");
-            foreach (var part in new[] { "sustained", "batching_off" })
+            foreach (var part in new[] { "sustained", "batching_off", "stress" })
             {
                 Assert.That(report.GetProperty(part).GetProperty("verify_exit_code").GetInt32(), Is.EqualTo(0), $"{part}: verify");
                 Assert.That(report.GetProperty(part).GetProperty("broker_peak_rss_mb").GetDouble(), Is.GreaterThan(0), $"{part}: the broker ran apart");
@@ -73,8 +74,69 @@ public sealed class BenchCommandTests
             Assert.That(latency.GetProperty("latency").GetProperty("count").GetInt32(), Is.EqualTo(100), "the warm-up orders are not measured");
             Assert.That(latency.GetProperty("latency_by_second").EnumerateArray().Sum(s => s.GetProperty("count").GetInt32()), Is.EqualTo(100),
                 "the per-second series covers the measured orders");
+            Assert.That(report.GetProperty("stress").GetProperty("report").GetProperty("terminal").GetInt32(), Is.EqualTo(30), "(g): --stress-orders");
+            var targets = report.GetProperty("targets").EnumerateArray().ToList();
+            Assert.That(targets.Select(t => t.GetProperty("target").GetString()![..3]), Is.EqualTo(new[] { "(b)", "(c)", "(d)", "(d)", "(e)", "(e)", "(f)", "(g)" }),
+                "every target of the issue, and the floor's yardstick");
+            Assert.That(targets[0].GetProperty("met").ValueKind, Is.EqualTo(JsonValueKind.Null), "200 orders are not the 200k the target is for");
+            var speedUp = sustained.GetProperty("settled_orders_per_second").GetDouble() / report.GetProperty("batching_off").GetProperty("settled_orders_per_second").GetDouble();
+            Assert.That(targets[1].GetProperty("met").GetBoolean(), Is.EqualTo(speedUp >= 4), $"batching on against off (×{speedUp:F2}) is judged at any size");
+            Assert.That(targets[2].GetProperty("measured").GetString(), Is.EqualTo("not run"), "--rates 50: no run at 100/s");
+            Assert.That(targets[7].GetProperty("measured").GetString(), Does.Contain("for 30 orders"));
+            Assert.That(bench.Output, Has.Some.Contains("Issue 5's targets"));
         });
     }
+
+    [Test]
+    public void Targets_OfAFullSizeBench_JudgeEachFigureAgainstTheIssue()
+    {
+        var report = FullSizeReport();
+
+        var targets = BenchCommand.Targets(report);
+
+        Assert.That(targets, Has.Count.EqualTo(8));
+        Assert.That(targets.Select(t => t!["met"]?.GetValue<bool>()),
+            Is.EqualTo(new bool?[] { true, true, true, false, true, null, false, true }),
+            "5,600/s; ×18.7; p99 40 ms at 100/s; p99 260 ms at 2,500/s over 250; 360 MB; growth is read, not judged; ×0.51 under ×0.625; 0.6 s");
+        Assert.That((string)targets[5]!["measured"]!, Is.EqualTo("+40 MB (50000 orders: 320 MB, 200000: 360 MB)"));
+    }
+
+    [Test]
+    public void Targets_WhenVerifyFailsOrAPartDidNotRun_AreNotMet_OrNotJudged()
+    {
+        var report = FullSizeReport();
+        report["sustained"]!["verify_exit_code"] = 1;
+        report.Remove("latency");
+        report["stress"]!["report"]!["terminal"] = 999;
+        report["flow_against_floor"]!["floor_deliveries_per_order"] = 16;
+
+        var targets = BenchCommand.Targets(report);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(targets[0]!["met"]!.GetValue<bool>(), Is.False, "5,600 orders/s do not count when verify fails");
+            Assert.That((string)targets[0]!["measured"]!, Does.EndWith("verify FAILS"));
+            Assert.That(targets[1]!["met"]!.GetValue<bool>(), Is.False, "nor against batching off");
+            Assert.That(((string)targets[2]!["measured"]!, targets[2]!["met"]), Is.EqualTo(("not run", (JsonNode?)null)));
+            Assert.That(targets[6]!["met"], Is.Null, "the floor that reads every topic is not the issue's floor");
+            Assert.That(targets[7]!["met"]!.GetValue<bool>(), Is.False, "one of the 1,000 orders never became terminal");
+        });
+    }
+
+    private static JsonObject FullSizeReport() => (JsonObject)JsonNode.Parse("""
+        {
+          "sustained": { "report": { "orders": 200000, "terminal": 200000 }, "settled_orders_per_second": 5600, "exit_code": 0, "verify_exit_code": 0, "peak_rss_mb": 360 },
+          "sustained_quarter": { "report": { "orders": 50000, "terminal": 50000 }, "exit_code": 0, "peak_rss_mb": 320 },
+          "batching_off": { "report": { "orders": 5000, "terminal": 5000 }, "settled_orders_per_second": 300, "exit_code": 0, "verify_exit_code": 0 },
+          "latency": [
+            { "offered_rate": 100, "exit_code": 0, "report": { "orders": 2500, "terminal": 2500, "orders_per_second": 100, "latency": { "p99_ms": 40 } } },
+            { "offered_rate": 1000, "exit_code": 0, "report": { "orders": 25000, "terminal": 25000, "orders_per_second": 1000, "latency": { "p99_ms": 700 } } },
+            { "offered_rate": 2500, "exit_code": 0, "report": { "orders": 62500, "terminal": 62500, "orders_per_second": 2480, "latency": { "p99_ms": 260 } } }
+          ],
+          "stress": { "report": { "orders": 1000, "terminal": 1000, "elapsed_seconds": 0.6 }, "exit_code": 0, "verify_exit_code": 0 },
+          "flow_against_floor": { "orders_per_second": 0.51, "cpu_ms_per_order": 2.5, "floor_deliveries_per_order": 4 }
+        }
+        """)!;
 
     // Every run gets the bench's pass-through settings; one they would refuse used to surface
     // only when the first run's process started (after the raw-broker and floor parts), or, with
@@ -86,7 +148,7 @@ public sealed class BenchCommandTests
         using var cluster = new ProcessCluster();
         var output = Path.Combine(cluster.Directory, "bench");
         await using var bench = HostProcess.Start(
-            ["bench", "--orders", "20", "--skip", "small,unbatched,latency", "--out", output, .. brokerProcess ? ["--broker-process"] : Array.Empty<string>(), setting], null);
+            ["bench", "--orders", "20", "--skip", "small,unbatched,latency,stress", "--out", output, .. brokerProcess ? ["--broker-process"] : Array.Empty<string>(), setting], null);
 
         var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
 
@@ -125,7 +187,7 @@ public sealed class BenchCommandTests
     public async Task Bench_GivenAPartitionCount_RunsTheRawBrokerPartWithIt()
     {
         using var cluster = new ProcessCluster();
-        await using var bench = HostProcess.Start(["bench", "--skip", "floor,sustained,small,unbatched,latency", "--raw-messages", "100", "--out", cluster.Directory,
+        await using var bench = HostProcess.Start(["bench", "--skip", "floor,sustained,small,unbatched,latency,stress", "--raw-messages", "100", "--out", cluster.Directory,
             "--Kafka:Partitions=3"], null);
 
         var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
@@ -146,7 +208,7 @@ public sealed class BenchCommandTests
             Assert.That(first, Is.Not.Null);
             Assert.That(BenchCommand.Claim(new DirectoryInfo(cluster.Directory)), Is.Null, "a second claim while the first is held");
 
-            await using var bench = HostProcess.Start(["bench", "--skip", "floor,sustained,small,unbatched,latency", "--raw-messages", "10", "--out", cluster.Directory], null);
+            await using var bench = HostProcess.Start(["bench", "--skip", "floor,sustained,small,unbatched,latency,stress", "--raw-messages", "10", "--out", cluster.Directory], null);
             var exit = await bench.WaitForExitAsync(TimeSpan.FromMinutes(1));
 
             Assert.That(exit, Is.EqualTo(2), string.Join(Environment.NewLine, bench.Output));
@@ -157,8 +219,9 @@ public sealed class BenchCommandTests
         Assert.That(again, Is.Not.Null, "free again once the first is released");
     }
 
-    [TestCase("--skip", "raw,batching-off", "--skip: no part batching-off; the parts are raw, floor, sustained, small, unbatched, latency")]
+    [TestCase("--skip", "raw,batching-off", "--skip: no part batching-off; the parts are raw, floor, sustained, small, unbatched, latency, stress")]
     [TestCase("--floor-orders", "0", "--floor-orders: 0 is not a number of orders (1 or more)")]
+    [TestCase("--stress-orders", "0", "--stress-orders: 0 is not a number of orders (1 or more)")]
     [TestCase("--rates", "100,fast", "--rates: '100,fast' is not a comma-separated list of orders/s above 0")]
     public async Task Bench_WithAnOptionItCannotUse_FailsNamingItBeforeRunning(string option, string value, string message)
     {
