@@ -527,7 +527,7 @@ internal static class BenchCommand
         var ratios = report["flow_against_floor"] as JsonObject;
         var againstFloor = ratios?["orders_per_second"]?.GetValue<double>();
         var issueFloor = ratios?["floor_deliveries_per_order"]?.GetValue<int>() == 4;
-        Add("(f) the issue's yardstick: ≥ ×0.625 the floor's orders/s (5,000 against its ~8,000)",
+        Add("(f) ≥ ×0.625 the floor's orders/s (the issue's yardstick: 5,000 / ~8,000)",
             ratios is null ? null : $"×{againstFloor:F2}{(issueFloor ? "" : " against the floor reading all topics, not the issue's")}",
             ratios is not null && fullSize && issueFloor ? againstFloor >= 0.625 : null);
 
