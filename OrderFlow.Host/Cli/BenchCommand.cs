@@ -60,7 +60,7 @@ internal static class BenchCommand
             var unknown = Entries(r.GetValueOrDefault<string>()).Where(p => !Parts.Contains(p, StringComparer.OrdinalIgnoreCase)).ToList();
             if (unknown.Count > 0) r.AddError($"--skip: no part {string.Join(", ", unknown)}; the parts are {string.Join(", ", Parts)}");
         });
-        var command = new Command("bench", "Measure broker throughput, sustained orders/s, batching on and off, latency at fixed rates and peak RSS; write a JSON report.")
+        var command = new Command("bench", "Measure broker throughput, sustained orders/s, batching on and off, latency at fixed rates, peak RSS and the seed's stress test; judge issue 5's targets; write a JSON report.")
         {
             orders, unbatched, rates, rateSeconds, warmupSeconds, raw, floor, floorAllTopics, stressOrders, output, brokerProcess, skip,
         };

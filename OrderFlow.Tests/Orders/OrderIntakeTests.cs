@@ -157,8 +157,10 @@ public sealed class OrderIntakeTests
         return await PlaceAsync(order, key);
     });
 
-    /// <summary>Takes the Orders store's write turn; the intake's transactions wait until it is disposed.</summary>
-    /// <summary>Takes the store's write turn; disposing the result releases it, then the scope it was taken in.</summary>
+    /// <summary>
+    /// Takes the Orders store's write turn; the intake's transactions wait until it is disposed,
+    /// which releases the turn and then the scope it was taken in.
+    /// </summary>
     private async Task<IAsyncDisposable> HoldWriteTurnAsync()
     {
         var scope = services.CreateAsyncScope();
