@@ -521,7 +521,8 @@ internal static class BenchCommand
             fullSize ? rss <= 500 : null);
         var quarterRss = Rss(quarter);
         Add("(e) no growth from a 50k to a 200k run beyond caches",
-            sustained is null || quarter is null ? null : $"{rss - quarterRss:+0;-0} MB ({Orders(quarter)} orders: {quarterRss:F0} MB, {Orders(sustained)}: {rss:F0} MB)",
+            sustained is null || quarter is null ? null
+                : $"{rss - quarterRss:+0;-0} MB ({Orders(quarter)} orders: {quarterRss:F0} MB, {Orders(sustained)}: {rss:F0} MB{(GrowthPerOrder() is { } kb ? $"; {kb:F2} KB per order more" : "")})",
             null);
 
         var ratios = report["flow_against_floor"] as JsonObject;
@@ -536,6 +537,9 @@ internal static class BenchCommand
             stress is null ? null : $"{stressSeconds:F2} s for {Orders(stress)} orders; verify {Verdict(stress)}",
             Orders(stress) == StressOrders ? stressSeconds < 2 && Complete(stress) && Holds(stress) : null);
         return targets;
+
+        // What a leak would show as: bytes kept per order beyond the smaller run's.
+        double? GrowthPerOrder() => Orders(sustained) - Orders(quarter) is > 0 and var more ? (rss - quarterRss) * 1024 / more : null;
 
         void Add(string target, string? measured, bool? met) =>
             targets.Add(new JsonObject { ["target"] = target, ["measured"] = measured ?? "not run", ["met"] = met });

@@ -98,7 +98,7 @@ public sealed class BenchCommandTests
         Assert.That(targets.Select(t => t!["met"]?.GetValue<bool>()),
             Is.EqualTo(new bool?[] { true, true, true, false, true, null, false, true }),
             "5,600/s; ×18.7; p99 40 ms at 100/s; p99 260 ms at 2,500/s over 250; 360 MB; growth is read, not judged; ×0.51 under ×0.625; 0.6 s");
-        Assert.That((string)targets[5]!["measured"]!, Is.EqualTo("+40 MB (50000 orders: 320 MB, 200000: 360 MB)"));
+        Assert.That((string)targets[5]!["measured"]!, Is.EqualTo("+40 MB (50000 orders: 320 MB, 200000: 360 MB; 0.27 KB per order more)"));
     }
 
     [Test]
