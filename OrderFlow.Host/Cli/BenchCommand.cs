@@ -502,7 +502,7 @@ internal static class BenchCommand
         var speedUp = settled / unbatchedPerSecond;
         Add("(c) batching on ≥ 4× batching off",
             sustained is null || unbatched is null ? null : $"×{speedUp:F1} ({settled:F0} against {unbatchedPerSecond:F0} orders/s; verify {Verdict(unbatched)})",
-            sustained is null || unbatched is null ? null : speedUp >= 4 && Holds(sustained) && Holds(unbatched));
+            sustained is null || unbatched is null ? null : speedUp >= 4 && Complete(sustained) && Complete(unbatched) && Holds(sustained) && Holds(unbatched));
 
         foreach (var (rate, limit) in new[] { (100.0, 100.0), (2_500.0, 250.0) })
         {
