@@ -466,7 +466,7 @@ internal static class BenchCommand
     internal static JsonObject? AgainstFloor(JsonObject report)
     {
         if (report["floor"] is not JsonObject floor || floor["orders_per_second"] is null || report["sustained"] is not JsonObject sustained) return null;
-        var perSecond = (sustained["settled_orders_per_second"] ?? sustained["report"]?["orders_per_second"])?.GetValue<double>();
+        var perSecond = SettledPerSecond(sustained);
         var cpu = sustained["cpu_ms_per_order"]?.GetValue<double>();
         if (perSecond is null || cpu is null) return null;
         return new JsonObject
@@ -493,12 +493,12 @@ internal static class BenchCommand
         var stress = report["stress"] as JsonObject;
         var fullSize = Orders(sustained) == SustainedOrders;
 
-        var settled = PerSecond(sustained);
+        var settled = SettledPerSecond(sustained);
         Add("(b) sustained, 200k orders: ≥ 5,000 orders/s, verify holding",
             sustained is null ? null : $"{settled:F0} orders/s settled, {Terminal(sustained)}/{Orders(sustained)} orders terminal; verify {Verdict(sustained)}",
             fullSize ? settled >= 5_000 && Complete(sustained) && Holds(sustained) : null);
 
-        var unbatchedPerSecond = PerSecond(unbatched);
+        var unbatchedPerSecond = SettledPerSecond(unbatched);
         var speedUp = settled / unbatchedPerSecond;
         Add("(c) batching on ≥ 4× batching off",
             sustained is null || unbatched is null ? null : $"×{speedUp:F1} ({settled:F0} against {unbatchedPerSecond:F0} orders/s; verify {Verdict(unbatched)})",
@@ -548,9 +548,12 @@ internal static class BenchCommand
         static bool Complete(JsonObject? run) => Terminal(run) is { } terminal && terminal == Orders(run) && run?["exit_code"]?.GetValue<int>() == 0;
         static bool Holds(JsonObject? run) => run?["verify_exit_code"]?.GetValue<int>() == 0;
         static string Verdict(JsonObject run) => run["verify_exit_code"] is null ? "not run" : Holds(run) ? "holds" : "FAILS";
-        static double? PerSecond(JsonObject? run) => (run?["settled_orders_per_second"] ?? run?["report"]?["orders_per_second"])?.GetValue<double>();
         static double? Rss(JsonObject? run) => run?["peak_rss_mb"]?.GetValue<double>() + (run?["broker_peak_rss_mb"]?.GetValue<double>() ?? 0);
     }
+
+    /// <summary>A run's orders/s to the last module's work when it settled, else to the last terminal order.</summary>
+    private static double? SettledPerSecond(JsonObject? run) =>
+        (run?["settled_orders_per_second"] ?? run?["report"]?["orders_per_second"])?.GetValue<double>();
 
     private static JsonObject Machine()
     {
