@@ -116,7 +116,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
                 if (await Task.WhenAny(pipeline.finished.Task, timeout) != pipeline.finished.Task)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    throw new TimeoutException($"the floor pipeline did not finish {orders} orders in 10 minutes ({Interlocked.Read(ref pipeline.notified)} notified)");
+                    throw new TimeoutException($"the floor pipeline did not finish {orders} orders in 10 minutes ({Interlocked.Read(ref pipeline.notified)} notified, {Interlocked.Read(ref pipeline.applied)} of {(long)pipeline.AppliedPerOrder * orders} events applied)");
                 }
                 // A stage's, the generator's or a delivery's failure, or the cancellation.
                 await pipeline.finished.Task;
@@ -337,51 +337,66 @@ internal sealed class FloorPipeline : IAsyncDisposable
     private delegate void Handler(StageDb db, string topic, FloorStep step, string now, List<Emitted> emit);
 
     /// <summary>
-    /// One consumer stage: the topics it subscribes to, which deliveries it reads (by topic and
-    /// <c>event_type</c> header, before parsing: the others are skipped unread, as the flow's
-    /// consumers skip theirs), which of those it applies once parsed (the others get no inbox row,
-    /// as Notification's non-terminal status changes in the flow) and how.
+    /// One consumer stage: the topics it subscribes to, which deliveries it applies (by topic,
+    /// <c>event_type</c> header and, for Notification, a look at the payload, before parsing: the
+    /// others are skipped unread with no inbox row, as the flow's consumers skip theirs) and how.
     /// </summary>
-    private sealed record Stage(string Name, string[] Topics, Func<ConsumeResult<byte[]?, byte[]?>, bool> Reads, Func<FloorStep, bool> Applies, Handler Handle);
+    private sealed record Stage(string Name, string[] Topics, Func<ConsumeResult<byte[]?, byte[]?>, bool> Reads, Handler Handle);
 
     /// <summary>The four stages of <see cref="shape"/>.</summary>
     private Stage[] Stages()
     {
-        static bool All(FloorStep _) => true;
         if (shape == FloorShape.FlowEvents)
         {
             // SPEC §3's layout as the flow has it: order-events carries OrderCreated and Orders'
             // status changes; Inventory reads it and payment-events, Payment it and
             // inventory-events, Orders the two result topics, Notification order-events.
+            // The filters are built once: they run for every delivery.
+            var orderCreated = On(Created, "OrderCreated");
+            var reserved = On(Reserved, "InventoryReserved");
+            var paid = On(Paid, "PaymentCompleted");
+            var statusChanged = On(Created, "OrderStatusChanged");
             return
             [
-                new("inventory", [Created, Paid], On(Created, "OrderCreated"), All,
+                new("inventory", [Created, Paid], orderCreated,
                     (db, _, step, now, emit) => emit.Add(new(Reserved, "InventoryReserved", Reserve(db, step, now)))),
-                new("payment", [Created, Reserved], Either(On(Created, "OrderCreated"), On(Reserved, "InventoryReserved")), All,
+                new("payment", [Created, Reserved], r => orderCreated(r) || reserved(r),
                     (db, topic, step, now, emit) =>
                     {
                         if (topic == Created) Request(db, step, now);
                         else emit.Add(new(Paid, "PaymentCompleted", Pay(db, step with { Amount = Requested(db, step) }, now)));
                     }),
-                new("orders", [Reserved, Paid], Either(On(Reserved, "InventoryReserved"), On(Paid, "PaymentCompleted")), All,
+                new("orders", [Reserved, Paid], r => reserved(r) || paid(r),
                     (db, topic, step, now, emit) =>
                     {
-                        if (topic == Reserved) Transition(db, step, now, ["Created"], "InventoryReserved", emit);
-                        else if (Transition(db, step, now, ["Created", "InventoryReserved"], "Paid", emit)
-                            && !Transition(db, step, now, ["Paid"], "Completed", emit))
-                            throw new InvalidOperationException($"floor: order {step.OrderId} was not Paid");
+                        if (topic == Reserved)
+                        {
+                            // Changes nothing where the payment was read first.
+                            Transition(db, step, now, "Created", "InventoryReserved", emit);
+                            return;
+                        }
+                        // A payment read before its reservation (they come on different topics)
+                        // records the reservation first, as the flow's Orders does.
+                        var charged = Transition(db, step, now, "InventoryReserved", "Paid", emit)
+                            || (Transition(db, step, now, "Created", "InventoryReserved", emit) && Transition(db, step, now, "InventoryReserved", "Paid", emit));
+                        if (!charged || !Transition(db, step, now, "Paid", "Completed", emit))
+                            throw new InvalidOperationException($"floor: order {step.OrderId} was paid twice");
                     }),
-                new("notification", [Created], On(Created, "OrderStatusChanged"), step => step.Status == "Completed",
-                    (db, _, step, now, emit) => emit.Add(new(Notify, "Notification", Record(db, step, now)))),
+                new("notification", [Created], r => statusChanged(r) && Terminal(r),
+                    (db, _, step, now, emit) =>
+                    {
+                        Record(db, step, now);
+                        emit.Add(new(Notify, "Notification", step with { EventId = Guid.CreateVersion7().ToString("N"), Ref = "NTF-" + step.OrderId, Timestamp = now }));
+                    }),
             ];
         }
         string[] topics(string input) => shape == FloorShape.AllTopics ? [Created, Reserved, Paid, Notify] : [input];
         return
         [
-            new("inventory", topics(Created), On(Created), All, (db, _, step, now, emit) => emit.Add(new(Reserved, "InventoryReserved", Reserve(db, step, now)))),
-            new("payment", topics(Reserved), On(Reserved), All, (db, _, step, now, emit) => emit.Add(new(Paid, "PaymentCompleted", Pay(db, step, now)))),
-            new("orders", topics(Paid), On(Paid), All, (db, _, step, now, emit) => emit.Add(new(Notify, "OrderCompleted", Complete(db, step, now)))),
-            new("notification", topics(Notify), On(Notify), All, (db, _, step, now, _) => Record(db, step, now)),
+            new("inventory", topics(Created), On(Created), (db, _, step, now, emit) => emit.Add(new(Reserved, "InventoryReserved", Reserve(db, step, now)))),
+            new("payment", topics(Reserved), On(Reserved), (db, _, step, now, emit) => emit.Add(new(Paid, "PaymentCompleted", Pay(db, step, now)))),
+            new("orders", topics(Paid), On(Paid), (db, _, step, now, emit) => emit.Add(new(Notify, "OrderCompleted", Complete(db, step, now)))),
+            new("notification", topics(Notify), On(Notify), (db, _, step, now, _) => Record(db, step, now)),
         ];
     }
 
@@ -393,8 +408,12 @@ internal sealed class FloorPipeline : IAsyncDisposable
             || result.Message.Headers is { } headers && headers.TryGetLastBytes("event_type", out var value) && value.AsSpan().SequenceEqual(typeBytes));
     }
 
-    private static Func<ConsumeResult<byte[]?, byte[]?>, bool> Either(Func<ConsumeResult<byte[]?, byte[]?>, bool> one, Func<ConsumeResult<byte[]?, byte[]?>, bool> other) =>
-        result => one(result) || other(result);
+    /// <summary>
+    /// Whether a status change is the terminal one, read from its payload unparsed, as the flow's
+    /// Notification reads <c>is_terminal</c> (<see cref="UnhandledPayloadFilter"/>).
+    /// </summary>
+    private static bool Terminal(ConsumeResult<byte[]?, byte[]?> result) =>
+        result.Message.Value is { } payload && payload.AsSpan().IndexOf("\"status\":\"Completed\""u8) >= 0;
 
     /// <summary>One consumer stage on a thread of its own: batches from its topics, one transaction each.</summary>
     private Task RunStage(Stage stage) => Task.Factory.StartNew(() =>
@@ -419,8 +438,7 @@ internal sealed class FloorPipeline : IAsyncDisposable
                 while (batch.Count < MaxBatch && consumer.Consume(TimeSpan.Zero) is { } next) batch.Add(next);
 
                 var steps = batch.Where(stage.Reads)
-                    .Select(r => (r.Topic, Step: JsonSerializer.Deserialize(r.Message.Value, FloorJson.Default.FloorStep)!))
-                    .Where(s => stage.Applies(s.Step)).ToList();
+                    .Select(r => (r.Topic, Step: JsonSerializer.Deserialize(r.Message.Value, FloorJson.Default.FloorStep)!)).ToList();
                 var now = DateTime.UtcNow.ToString("O");
                 var newlyApplied = 0;
                 InTurn(db, delivered, () =>
@@ -504,26 +522,22 @@ internal sealed class FloorPipeline : IAsyncDisposable
     }
 
     /// <summary>
-    /// Orders, in the flow's events: the order row moves from one of <paramref name="from"/> to
+    /// Orders, in the flow's events: the order row moves from <paramref name="from"/> to
     /// <paramref name="to"/>, and an OrderStatusChanged goes to order-events; false (and nothing
-    /// sent) where the order was elsewhere — a reservation read after its payment.
+    /// sent) where the order was elsewhere.
     /// </summary>
-    private static bool Transition(StageDb db, FloorStep step, string now, string[] from, string to, List<Emitted> emit)
+    private static bool Transition(StageDb db, FloorStep step, string now, string from, string to, List<Emitted> emit)
     {
-        var update = db[from.Length == 1
-            ? "UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4"
-            : "UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1 AND status IN ($4, $5)"];
-        if (Run(update, [step.OrderId, to, now, .. from]) != 1) return false;
+        if (Run(db["UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4"], step.OrderId, to, now, from) != 1) return false;
         emit.Add(new(Created, "OrderStatusChanged", step with { EventId = Guid.CreateVersion7().ToString("N"), Status = to, Items = null, Timestamp = now }));
         return true;
     }
 
     /// <summary>Notification: one row per order.</summary>
-    private FloorStep Record(StageDb db, FloorStep step, string now)
+    private void Record(StageDb db, FloorStep step, string now)
     {
         Run(db["INSERT INTO notifications (id, order_id, body, created_at) VALUES ($1, $2, $3, $4)"], "NTF-" + step.OrderId, step.OrderId, $"Order {step.OrderId} completed", now);
         Interlocked.Increment(ref notified);
-        return step with { EventId = Guid.CreateVersion7().ToString("N"), Ref = "NTF-" + step.OrderId, Items = null, Timestamp = now };
     }
 
     /// <summary>
@@ -601,11 +615,6 @@ internal sealed class FloorPipeline : IAsyncDisposable
     }
 }
 
-/// <summary>
-/// Every event of the floor pipeline. <see cref="Ref"/> is the user (OrderCreated), the reservation
-/// (InventoryReserved) or the payment (PaymentCompleted and after); <see cref="Items"/> only travels
-/// with OrderCreated.
-/// </summary>
 /// <summary>Which events the floor's stages exchange, and which topics each stage reads.</summary>
 internal enum FloorShape
 {
@@ -631,6 +640,11 @@ internal enum FloorShape
     FlowEvents,
 }
 
+/// <summary>
+/// Every event of the floor pipeline. <see cref="Ref"/> is the user (OrderCreated), the reservation
+/// (InventoryReserved), the payment (PaymentCompleted, and the status changes after it) or the
+/// notification; <see cref="Items"/> only travels with OrderCreated.
+/// </summary>
 internal sealed record FloorStep(string EventId, string OrderId, string Ref, string Status, decimal Amount, FloorItem[]? Items, string Timestamp);
 
 internal sealed record FloorItem(string ProductId, int Quantity, decimal Price);
