@@ -30,7 +30,8 @@ namespace OrderFlow.Host.Cli;
 /// </summary>
 /// <remarks>
 /// What it leaves out, on purpose, is what OrderFlow adds on top of that architecture: the order's
-/// state machine and history, order status events that other groups read and skip, tracing,
+/// state machine and history, order status events that other groups read and skip (except in
+/// <see cref="FloorShape.FlowEvents"/>), tracing,
 /// metrics, dead-lettering, EF Core, the poll loop's hand-off to an async worker through a bounded
 /// queue (each stage here consumes and writes on one thread), and the module boundaries (one
 /// inbox and outbox per module). Every order takes the happy path: the stock is too large to run
